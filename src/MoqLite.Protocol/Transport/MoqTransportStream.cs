@@ -1,0 +1,58 @@
+using System.IO.Pipelines;
+
+namespace MoqLite.Transport;
+
+/// <summary>
+/// One QUIC-style stream. Reading ends at the peer's FIN (<see cref="ReadResult.IsCompleted"/>); a peer reset
+/// makes reads throw <see cref="MoqStreamAbortedException"/>. Completing <see cref="Output"/> sends FIN; a peer
+/// STOP_SENDING makes flushes throw <see cref="MoqStreamAbortedException"/>.
+/// </summary>
+public abstract class MoqTransportStream
+{
+    /// <summary>The transport's stream id (QUIC numbering where the transport has one).</summary>
+    public abstract long Id { get; }
+
+    /// <summary>True for a unidirectional stream.</summary>
+    public abstract bool IsUnidirectional { get; }
+
+    /// <summary>True when this side opened the stream.</summary>
+    public abstract bool IsLocal { get; }
+
+    /// <summary>What the peer sends; null on a unidirectional stream this side opened.</summary>
+    public abstract PipeReader? Input { get; }
+
+    /// <summary>What this side sends; null on a unidirectional stream the peer opened.</summary>
+    public abstract PipeWriter? Output { get; }
+
+    /// <summary>
+    /// Send scheduling priority: when the connection is congested, streams with a higher value get bytes first.
+    /// Transports without a scheduler ignore it.
+    /// </summary>
+    public virtual long SendPriority { get; set; }
+
+    /// <summary>Abandons the send direction with RESET_STREAM(<paramref name="code"/>).</summary>
+    public abstract void Reset(ulong code);
+
+    /// <summary>Abandons the receive direction with STOP_SENDING(<paramref name="code"/>).</summary>
+    public abstract void StopSending(ulong code);
+
+    /// <summary>Closes both directions: FIN (or reset if writing fails) and STOP_SENDING(0), as moq-lite's "close" means.</summary>
+    public async ValueTask CloseAsync()
+    {
+        if (Output is { } output)
+        {
+            try
+            {
+                await output.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is MoqException or IOException or InvalidOperationException)
+            {
+                Reset((ulong)MoqErrorCode.Cancel);
+            }
+        }
+        if (Input is not null)
+        {
+            StopSending((ulong)MoqErrorCode.Cancel);
+        }
+    }
+}
