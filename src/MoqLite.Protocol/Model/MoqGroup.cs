@@ -1,0 +1,287 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace MoqLite.Model;
+
+/// <summary>
+/// A group: an ordered list of frames written once and read by any number of <see cref="GroupReader"/>s,
+/// each at its own pace. Frames are copied into pooled chunks that return to the pool when the track's
+/// cache and every reader have let go, so relaying a frame allocates nothing.
+/// </summary>
+public sealed class MoqGroup
+{
+    private const int ChunkSize = 64 * 1024;
+    private readonly object _gate = new();
+    private readonly List<GroupReader> _readers = [];
+    private byte[][] _chunks = [];
+    private int _chunkCount;
+    private int _chunkUsed;
+    private FrameRef[] _frames = [];
+    private int _frameCount;
+    private int _references = 1;
+    private long _bytes;
+
+    internal MoqGroup(ulong sequence, MoqTrack? track)
+    {
+        Sequence = sequence;
+        Track = track;
+        CreatedTimestamp = Environment.TickCount64;
+    }
+
+    /// <summary>The group sequence number within its track.</summary>
+    public ulong Sequence { get; }
+
+    /// <summary>The track this group belongs to, if any.</summary>
+    public MoqTrack? Track { get; }
+
+    /// <summary>True once the producer finished the group (normally or not).</summary>
+    public bool IsCompleted { get; private set; }
+
+    /// <summary>The error the group was aborted with, if it was.</summary>
+    public MoqErrorCode? AbortCode { get; private set; }
+
+    /// <summary>Frames written so far.</summary>
+    public int FrameCount => Volatile.Read(ref _frameCount);
+
+    /// <summary>Payload bytes written so far.</summary>
+    public long ByteCount => Interlocked.Read(ref _bytes);
+
+    internal long CreatedTimestamp { get; }
+
+    /// <summary>Appends a frame.</summary>
+    public void WriteFrame(ReadOnlySpan<byte> payload, long timestamp)
+    {
+        lock (_gate)
+        {
+            var destination = Reserve(payload.Length, timestamp);
+            payload.CopyTo(destination.Span);
+        }
+        Wake();
+    }
+
+    /// <summary>Appends a frame from a possibly multi-segment buffer.</summary>
+    public void WriteFrame(in ReadOnlySequence<byte> payload, long timestamp)
+    {
+        lock (_gate)
+        {
+            var destination = Reserve(checked((int)payload.Length), timestamp);
+            payload.CopyTo(destination.Span);
+        }
+        Wake();
+    }
+
+    /// <summary>Finishes the group: readers see the end after the last frame.</summary>
+    public void Complete() => Finish(null);
+
+    /// <summary>Abandons the group: readers get a <see cref="MoqException"/> with <paramref name="code"/>.</summary>
+    public void Abort(MoqErrorCode code) => Finish(code);
+
+    /// <summary>Opens a reader positioned at the first frame. Dispose it when done.</summary>
+    public GroupReader OpenReader()
+    {
+        var reader = new GroupReader(this);
+        lock (_gate)
+        {
+            if (_references == 0)
+            {
+                throw new ObjectDisposedException(nameof(MoqGroup), "The group's storage was released.");
+            }
+            _references++;
+            _readers.Add(reader);
+        }
+        return reader;
+    }
+
+    internal bool TryRead(ref int index, out MoqFrame frame, out bool ended)
+    {
+        lock (_gate)
+        {
+            if (index < _frameCount)
+            {
+                var entry = _frames[index++];
+                frame = new MoqFrame(new ReadOnlyMemory<byte>(_chunks[entry.Chunk], entry.Offset, entry.Length), entry.Timestamp);
+                ended = false;
+                return true;
+            }
+            frame = default;
+            ended = IsCompleted;
+            if (ended && AbortCode is { } code)
+            {
+                throw new MoqException(code, $"group {Sequence} was aborted ({code})");
+            }
+            return false;
+        }
+    }
+
+    internal void CloseReader(GroupReader reader)
+    {
+        lock (_gate)
+        {
+            if (!_readers.Remove(reader))
+            {
+                return;
+            }
+        }
+        Release();
+    }
+
+    /// <summary>Drops the creator's (the track cache's) reference.</summary>
+    internal void Release()
+    {
+        byte[][] chunks;
+        FrameRef[] frames;
+        int chunkCount;
+        lock (_gate)
+        {
+            if (--_references != 0)
+            {
+                return;
+            }
+            (chunks, frames, chunkCount) = (_chunks, _frames, _chunkCount);
+            _chunks = [];
+            _frames = [];
+            _chunkCount = 0;
+            _frameCount = 0;
+        }
+        for (var i = 0; i < chunkCount; i++)
+        {
+            ArrayPool<byte>.Shared.Return(chunks[i]);
+        }
+        if (frames.Length > 0)
+        {
+            ArrayPool<FrameRef>.Shared.Return(frames);
+        }
+        if (chunks.Length > 0)
+        {
+            ArrayPool<byte[]>.Shared.Return(chunks, clearArray: true);
+        }
+    }
+
+    private Memory<byte> Reserve(int length, long timestamp)
+    {
+        if (IsCompleted)
+        {
+            throw new InvalidOperationException($"Group {Sequence} is already finished.");
+        }
+        if (_chunkCount == 0 || _chunkUsed + length > _chunks[_chunkCount - 1].Length)
+        {
+            Grow(ref _chunks, _chunkCount);
+            _chunks[_chunkCount++] = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkSize, length));
+            _chunkUsed = 0;
+        }
+        Grow(ref _frames, _frameCount);
+        var chunk = _chunkCount - 1;
+        _frames[_frameCount] = new FrameRef(chunk, _chunkUsed, length, timestamp);
+        var memory = new Memory<byte>(_chunks[chunk], _chunkUsed, length);
+        _chunkUsed += length;
+        Volatile.Write(ref _frameCount, _frameCount + 1);
+        Interlocked.Add(ref _bytes, length);
+        return memory;
+    }
+
+    private static void Grow<T>(ref T[] array, int used)
+    {
+        if (used < array.Length)
+        {
+            return;
+        }
+        var larger = ArrayPool<T>.Shared.Rent(Math.Max(8, array.Length * 2));
+        array.AsSpan().CopyTo(larger);
+        if (array.Length > 0)
+        {
+            ArrayPool<T>.Shared.Return(array, clearArray: true);
+        }
+        array = larger;
+    }
+
+    private void Finish(MoqErrorCode? code)
+    {
+        lock (_gate)
+        {
+            if (IsCompleted)
+            {
+                return;
+            }
+            AbortCode = code;
+            IsCompleted = true;
+        }
+        Wake();
+    }
+
+    private void Wake()
+    {
+        lock (_gate)
+        {
+            foreach (var reader in _readers)
+            {
+                reader.Signal.Set();
+            }
+        }
+    }
+
+    private readonly record struct FrameRef(int Chunk, int Offset, int Length, long Timestamp);
+}
+
+/// <summary>
+/// Reads one group's frames in order, independently of other readers. Payloads stay valid until
+/// <see cref="Dispose"/>.
+/// </summary>
+public sealed class GroupReader : IDisposable
+{
+    private readonly MoqGroup _group;
+    private int _index;
+
+    internal GroupReader(MoqGroup group) => _group = group;
+
+    /// <summary>The group's sequence number.</summary>
+    public ulong Sequence => _group.Sequence;
+
+    /// <summary>The group being read.</summary>
+    public MoqGroup Group => _group;
+
+    internal AsyncSignal Signal { get; } = new();
+
+    /// <summary>Takes the next frame if one is available.</summary>
+    /// <exception cref="MoqException">The producer aborted the group.</exception>
+    public bool TryRead(out MoqFrame frame) => _group.TryRead(ref _index, out frame, out _);
+
+    /// <summary>Waits until a frame is available (true) or the group ended (false).</summary>
+    /// <exception cref="MoqException">The producer aborted the group.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var probe = _index;
+            if (_group.TryRead(ref probe, out _, out var ended))
+            {
+                return true;
+            }
+            if (ended)
+            {
+                return false;
+            }
+            await Signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads the next frame, or null at the end of the group.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<MoqFrame?> ReadFrameAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (TryRead(out var frame))
+            {
+                return frame;
+            }
+            if (!await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Releases this reader's hold on the group's storage.</summary>
+    public void Dispose() => _group.CloseReader(this);
+}

@@ -1,0 +1,328 @@
+using System.Runtime.CompilerServices;
+
+namespace MoqLite.Model;
+
+/// <summary>
+/// A track: a sequence of groups. The producer appends groups; each <see cref="TrackSubscription"/> receives
+/// them independently. Recent groups are cached (the latest always, older ones for <see cref="TrackInfo.LatencyMax"/>)
+/// so that a late subscriber starts at the latest group and FETCH can serve a recent one.
+/// </summary>
+public sealed class MoqTrack
+{
+    private readonly object _gate = new();
+    private readonly List<MoqGroup> _cache = [];
+    private readonly List<TrackSubscription> _subscriptions = [];
+    private ulong _nextSequence;
+    private int _maxCachedGroups;
+
+    /// <summary>Creates a track; normally through <see cref="MoqBroadcast.CreateTrack"/>.</summary>
+    public MoqTrack(string name, TrackInfo info, int maxCachedGroups = 64)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (info.Timescale == 0)
+        {
+            throw new ArgumentException("The timescale must be non-zero.", nameof(info));
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCachedGroups, 1);
+        Name = name;
+        Info = info;
+        _maxCachedGroups = maxCachedGroups;
+    }
+
+    /// <summary>The track name.</summary>
+    public string Name { get; }
+
+    /// <summary>The publisher's properties.</summary>
+    public TrackInfo Info { get; }
+
+    /// <summary>True once the track ended.</summary>
+    public bool IsCompleted { get; private set; }
+
+    /// <summary>The error the track ended with, if any.</summary>
+    public MoqErrorCode? AbortCode { get; private set; }
+
+    /// <summary>The exclusive end: one past the highest group sequence produced (0 when none was).</summary>
+    public ulong EndSequence => _nextSequence;
+
+    /// <summary>The newest cached group's sequence, if any.</summary>
+    public ulong? LatestSequence
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _cache.Count == 0 ? null : _cache[^1].Sequence;
+            }
+        }
+    }
+
+    /// <summary>Active subscriptions.</summary>
+    public int SubscriptionCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _subscriptions.Count;
+            }
+        }
+    }
+
+    /// <summary>Raised (outside any lock) when the last subscription is disposed.</summary>
+    internal event Action<MoqTrack>? Idle;
+
+    /// <summary>Starts the next group in sequence.</summary>
+    public MoqGroup AppendGroup()
+    {
+        lock (_gate)
+        {
+            return CreateGroupLocked(_nextSequence);
+        }
+    }
+
+    /// <summary>Starts a group with an explicit sequence (a relay forwarding groups that arrive out of order).</summary>
+    public MoqGroup CreateGroup(ulong sequence)
+    {
+        lock (_gate)
+        {
+            return CreateGroupLocked(sequence);
+        }
+    }
+
+    /// <summary>Ends the track normally; subscribers see the end after their pending groups.</summary>
+    public void Complete() => Finish(null);
+
+    /// <summary>Ends the track with an error.</summary>
+    public void Abort(MoqErrorCode code) => Finish(code);
+
+    /// <summary>
+    /// Subscribes. With no <paramref name="startGroup"/> delivery begins at the latest cached group; otherwise at
+    /// the cached groups from <paramref name="startGroup"/> on. <paramref name="maxBacklog"/> bounds the groups queued
+    /// for a slow subscriber: beyond it the oldest whole groups are dropped.
+    /// </summary>
+    public TrackSubscription Subscribe(ulong? startGroup = null, ulong? endGroup = null, int maxBacklog = 16)
+    {
+        var subscription = new TrackSubscription(this, endGroup, maxBacklog);
+        lock (_gate)
+        {
+            foreach (var group in _cache)
+            {
+                if (startGroup is { } start ? group.Sequence >= start : ReferenceEquals(group, _cache[^1]))
+                {
+                    subscription.Enqueue(group);
+                }
+            }
+            subscription.StartSequence = startGroup ?? (_cache.Count > 0 ? _cache[^1].Sequence : _nextSequence);
+            if (IsCompleted)
+            {
+                subscription.Finish(AbortCode);
+            }
+            else
+            {
+                _subscriptions.Add(subscription);
+            }
+        }
+        return subscription;
+    }
+
+    /// <summary>Opens a reader on a cached group, or returns null when it is not (or no longer) cached.</summary>
+    public GroupReader? TryOpenGroup(ulong sequence)
+    {
+        lock (_gate)
+        {
+            foreach (var group in _cache)
+            {
+                if (group.Sequence == sequence)
+                {
+                    return group.OpenReader();
+                }
+            }
+        }
+        return null;
+    }
+
+    internal void Unsubscribe(TrackSubscription subscription)
+    {
+        bool idle;
+        lock (_gate)
+        {
+            idle = _subscriptions.Remove(subscription) && _subscriptions.Count == 0;
+        }
+        if (idle)
+        {
+            Idle?.Invoke(this);
+        }
+    }
+
+    private MoqGroup CreateGroupLocked(ulong sequence)
+    {
+        if (IsCompleted)
+        {
+            throw new InvalidOperationException($"Track '{Name}' has ended.");
+        }
+        var group = new MoqGroup(sequence, this);
+        if (sequence >= _nextSequence)
+        {
+            _nextSequence = sequence + 1;
+        }
+        InsertIntoCache(group);
+        foreach (var subscription in _subscriptions)
+        {
+            subscription.Enqueue(group);
+        }
+        return group;
+    }
+
+    private void InsertIntoCache(MoqGroup group)
+    {
+        var index = _cache.Count;
+        while (index > 0 && _cache[index - 1].Sequence > group.Sequence)
+        {
+            index--;
+        }
+        _cache.Insert(index, group);
+        // Evict groups older than the latest by more than the publisher's max latency, and past the count cap.
+        var horizon = Environment.TickCount64 - (long)Info.LatencyMax.TotalMilliseconds;
+        while (_cache.Count > 1 && (_cache.Count > _maxCachedGroups || (_cache[0].CreatedTimestamp < horizon && _cache[0].IsCompleted)))
+        {
+            _cache[0].Release();
+            _cache.RemoveAt(0);
+        }
+    }
+
+    private void Finish(MoqErrorCode? code)
+    {
+        TrackSubscription[] subscriptions;
+        lock (_gate)
+        {
+            if (IsCompleted)
+            {
+                return;
+            }
+            IsCompleted = true;
+            AbortCode = code;
+            subscriptions = [.. _subscriptions];
+            _subscriptions.Clear();
+            foreach (var group in _cache)
+            {
+                if (!group.IsCompleted)
+                {
+                    group.Abort(code ?? MoqErrorCode.Cancel);
+                }
+            }
+        }
+        foreach (var subscription in subscriptions)
+        {
+            subscription.Finish(code);
+        }
+        _maxCachedGroups = 1;
+    }
+}
+
+/// <summary>
+/// One subscriber's view of a track: groups in arrival order, with a bounded backlog so that a slow
+/// subscriber loses whole old groups instead of holding up the publisher or anyone else.
+/// </summary>
+public sealed class TrackSubscription : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly Queue<GroupReader> _pending = new();
+    private readonly AsyncSignal _signal = new();
+    private readonly MoqTrack _track;
+    private readonly ulong? _endGroup;
+    private readonly int _maxBacklog;
+    private bool _finished;
+    private MoqErrorCode? _abort;
+    private bool _disposed;
+
+    internal TrackSubscription(MoqTrack track, ulong? endGroup, int maxBacklog)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBacklog, 1);
+        _track = track;
+        _endGroup = endGroup;
+        _maxBacklog = maxBacklog;
+    }
+
+    /// <summary>The track subscribed to.</summary>
+    public MoqTrack Track => _track;
+
+    /// <summary>The first group sequence this subscription delivers.</summary>
+    public ulong StartSequence { get; internal set; }
+
+    /// <summary>Groups dropped because this subscriber fell behind.</summary>
+    public long DroppedGroups { get; private set; }
+
+    /// <summary>The next group, or null when the track ended. Dispose the reader when done with it.</summary>
+    /// <exception cref="MoqException">The track was aborted.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<GroupReader?> NextGroupAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (_pending.TryDequeue(out var reader))
+                {
+                    return reader;
+                }
+                if (_finished)
+                {
+                    return _abort is { } code ? throw new MoqException(code, $"track '{_track.Name}' ended with {code}") : null;
+                }
+            }
+            await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops receiving and releases queued groups.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            _finished = true;
+            while (_pending.TryDequeue(out var reader))
+            {
+                reader.Dispose();
+            }
+        }
+        _track.Unsubscribe(this);
+        _signal.Set();
+    }
+
+    internal void Enqueue(MoqGroup group)
+    {
+        if (_endGroup is { } end && group.Sequence > end)
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            if (_finished)
+            {
+                return;
+            }
+            _pending.Enqueue(group.OpenReader());
+            while (_pending.Count > _maxBacklog)
+            {
+                _pending.Dequeue().Dispose();
+                DroppedGroups++;
+            }
+        }
+        _signal.Set();
+    }
+
+    internal void Finish(MoqErrorCode? code)
+    {
+        lock (_gate)
+        {
+            _finished = true;
+            _abort = code;
+        }
+        _signal.Set();
+    }
+}
