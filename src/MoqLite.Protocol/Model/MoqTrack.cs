@@ -71,6 +71,9 @@ public sealed class MoqTrack
     /// <summary>Raised (outside any lock) when the last subscription is disposed.</summary>
     internal event Action<MoqTrack>? Idle;
 
+    /// <summary>Raised (outside any lock) when the first subscription arrives, or the first after an idle spell.</summary>
+    internal event Action<MoqTrack>? Active;
+
     /// <summary>Starts the next group in sequence.</summary>
     public MoqGroup AppendGroup()
     {
@@ -103,6 +106,7 @@ public sealed class MoqTrack
     public TrackSubscription Subscribe(ulong? startGroup = null, ulong? endGroup = null, int maxBacklog = 16)
     {
         var subscription = new TrackSubscription(this, endGroup, maxBacklog);
+        var first = false;
         lock (_gate)
         {
             foreach (var group in _cache)
@@ -119,8 +123,13 @@ public sealed class MoqTrack
             }
             else
             {
+                first = _subscriptions.Count == 0;
                 _subscriptions.Add(subscription);
             }
+        }
+        if (first)
+        {
+            Active?.Invoke(this);
         }
         return subscription;
     }

@@ -1,0 +1,366 @@
+using System.IO.Pipelines;
+using MoqLite.Coding;
+using MoqLite.Lite.Messages;
+using MoqLite.Model;
+using MoqLite.Transport;
+
+namespace MoqLite.Lite;
+
+// The publisher half: answering the peer's Announce, Track, Subscribe and Fetch streams from the origin.
+public sealed partial class LiteSession
+{
+    private int _servedSubscriptions;
+
+    private async Task ServeAnnounceAsync(MoqTransportStream stream)
+    {
+        var request = await PipeMessages.ReadRequiredAsync<AnnounceRequest>(stream.Input!, Version, _options.MaxMessageSize, Closing).ConfigureAwait(false);
+        var prefix = ToOrigin(request.Prefix);
+        using var watcher = _origin.Watch(prefix);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Closing);
+        // The peer ends discovery by closing its side of the stream.
+        var peerDone = WatchForEndAsync(stream.Input!, cancel);
+        var output = stream.Output!;
+        var announced = new HashSet<string>(StringComparer.Ordinal);
+
+        if (Version.HasAnnounceOk())
+        {
+            var initial = new List<MoqAnnouncement>();
+            while (watcher.Reader.TryRead(out var announcement))
+            {
+                if (announcement.Active && Visible(announcement, prefix, request.ExcludeHop))
+                {
+                    initial.Add(announcement);
+                }
+            }
+            LiteCodec.Write(output, new AnnounceOk(_origin.Id, (ulong)initial.Count), Version);
+            foreach (var announcement in initial)
+            {
+                WriteAnnouncement(output, announcement, announced);
+            }
+            await PipeMessages.FlushAsync(output, cancel.Token).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await foreach (var announcement in watcher.Reader.ReadAllAsync(cancel.Token).ConfigureAwait(false))
+            {
+                if (announcement.Active ? Visible(announcement, prefix, request.ExcludeHop) : announced.Contains(announcement.Path))
+                {
+                    WriteAnnouncement(output, announcement, announced);
+                    await PipeMessages.FlushAsync(output, cancel.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (peerDone.IsCompleted && !Closing.IsCancellationRequested)
+        {
+            await stream.CloseAsync().ConfigureAwait(false);
+        }
+    }
+
+    private bool Visible(MoqAnnouncement announcement, string prefix, ulong excludeHop)
+    {
+        var broadcast = announcement.Broadcast!;
+        // Never echo a broadcast back to the session it came from, nor along a route through the requester.
+        return !ReferenceEquals(broadcast.Owner, this)
+            && (excludeHop == 0 || !broadcast.Hops.Contains(excludeHop))
+            && MaySubscribe(MoqPath.Join(prefix, announcement.Path));
+    }
+
+    private void WriteAnnouncement(PipeWriter output, MoqAnnouncement announcement, HashSet<string> announced)
+    {
+        ulong[] hops = [];
+        if (announcement.Active)
+        {
+            announced.Add(announcement.Path);
+            var chain = announcement.Broadcast!.Hops;
+            // lite-05 reports our id once in ANNOUNCE_OK; older versions append it to every chain.
+            hops = Version.HasAnnounceOk() ? [.. chain] : [.. chain, _origin.Id];
+            if (hops.Length > AnnounceBroadcast.MaxHops)
+            {
+                return;
+            }
+        }
+        else
+        {
+            announced.Remove(announcement.Path);
+        }
+        LiteCodec.Write(output, new AnnounceBroadcast(announcement.Active, announcement.Path, hops), Version);
+    }
+
+    private async Task ServeTrackAsync(MoqTransportStream stream)
+    {
+        var request = await PipeMessages.ReadRequiredAsync<TrackRequest>(stream.Input!, Version, _options.MaxMessageSize, Closing).ConfigureAwait(false);
+        var track = await ResolveTrackAsync("TRACK", request.Broadcast, request.Track).ConfigureAwait(false);
+        var info = track.Info;
+        await PipeMessages.WriteAsync(stream.Output!, new TrackInfoMessage(info.Priority, info.Ordered, (ulong)info.LatencyMax.TotalMilliseconds, info.Timescale), Version, Closing).ConfigureAwait(false);
+        await stream.CloseAsync().ConfigureAwait(false);
+    }
+
+    private async Task<MoqTrack> ResolveTrackAsync(string request, string wireBroadcast, string trackName)
+    {
+        var path = ToOrigin(wireBroadcast);
+        if (!MaySubscribe(path))
+        {
+            Log.RequestRefused(_logger, request, path, MoqErrorCode.Unauthorized);
+            throw new MoqException(MoqErrorCode.Unauthorized, $"not allowed to subscribe to '{path}'");
+        }
+        var broadcast = _origin.TryGetBroadcast(path);
+        var track = broadcast is null ? null : await broadcast.GetTrackAsync(trackName, Closing).ConfigureAwait(false);
+        if (track is null)
+        {
+            Log.RequestRefused(_logger, request, path, MoqErrorCode.NotFound);
+            throw new MoqException(MoqErrorCode.NotFound, $"'{path}' has no track '{trackName}'");
+        }
+        return track;
+    }
+
+    private async Task ServeSubscribeAsync(MoqTransportStream stream)
+    {
+        var input = stream.Input!;
+        var output = stream.Output!;
+        var subscribe = await PipeMessages.ReadRequiredAsync<Subscribe>(input, Version, _options.MaxMessageSize, Closing).ConfigureAwait(false);
+        if (Interlocked.Increment(ref _servedSubscriptions) > _options.MaxSubscriptions)
+        {
+            Interlocked.Decrement(ref _servedSubscriptions);
+            throw new MoqException(MoqErrorCode.BoundsExceeded, $"more than {_options.MaxSubscriptions} subscriptions");
+        }
+        try
+        {
+            var track = await ResolveTrackAsync("SUBSCRIBE", subscribe.Broadcast, subscribe.Track).ConfigureAwait(false);
+            using var subscription = track.Subscribe(subscribe.StartGroup, subscribe.EndGroup, _options.MaxGroupsInFlight);
+            var delivery = new GroupDelivery(this, subscribe, track.Info);
+            if (Version.HasTrackStream())
+            {
+                SubscribeResponse.Started(subscription.StartSequence).Write(output, Version);
+            }
+            else
+            {
+                new SubscribeResponse(SubscribeResponseKind.Ok, 0, Ok: new SubscribeUpdate(subscribe.Priority, track.Info.Ordered, 0, subscribe.StartGroup, subscribe.EndGroup)).Write(output, Version);
+            }
+            await PipeMessages.FlushAsync(output, Closing).ConfigureAwait(false);
+
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Closing);
+            var updates = ReadUpdatesAsync(input, delivery, cancel);
+            try
+            {
+                while (await subscription.NextGroupAsync(cancel.Token).ConfigureAwait(false) is { } group)
+                {
+                    delivery.Start(group);
+                }
+                await delivery.DrainAsync().ConfigureAwait(false);
+                if (Version.HasTrackStream())
+                {
+                    SubscribeResponse.Ended(track.EndSequence).Write(output, Version);
+                    await PipeMessages.FlushAsync(output, Closing).ConfigureAwait(false);
+                }
+                await output.CompleteAsync().ConfigureAwait(false);
+                await updates.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (updates.IsCompleted && !Closing.IsCancellationRequested)
+            {
+                // The subscriber closed its side: unsubscribe.
+                delivery.CancelAll();
+                await stream.CloseAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _servedSubscriptions);
+        }
+    }
+
+    private async Task ReadUpdatesAsync(PipeReader input, GroupDelivery delivery, CancellationTokenSource cancel)
+    {
+        try
+        {
+            while (await PipeMessages.ReadAsync<SubscribeUpdate>(input, Version, _options.MaxMessageSize, cancel.Token).ConfigureAwait(false) is { } update)
+            {
+                delivery.Update(update);
+            }
+        }
+        catch (MoqException) when (!Closing.IsCancellationRequested)
+        {
+            // A reset of the subscriber's side also means unsubscribe.
+        }
+        finally
+        {
+            await cancel.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WatchForEndAsync(PipeReader input, CancellationTokenSource cancel)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(cancel.Token).ConfigureAwait(false);
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is MoqException or OperationCanceledException or IOException)
+        {
+            // Reset or session end: either way the peer is done.
+        }
+        await cancel.CancelAsync().ConfigureAwait(false);
+    }
+
+    private async Task ServeFetchAsync(MoqTransportStream stream)
+    {
+        var fetch = await PipeMessages.ReadRequiredAsync<FetchRequest>(stream.Input!, Version, _options.MaxMessageSize, Closing).ConfigureAwait(false);
+        var track = await ResolveTrackAsync("FETCH", fetch.Broadcast, fetch.Track).ConfigureAwait(false);
+        using var reader = track.TryOpenGroup(fetch.Group)
+            ?? throw new MoqException(MoqErrorCode.NotFound, $"group {fetch.Group} of '{fetch.Track}' is not cached");
+        stream.SendPriority = GroupSendPriority(fetch.Priority, ordered: true, fetch.Group);
+        await WriteFramesAsync(stream.Output!, reader, Closing).ConfigureAwait(false);
+        await stream.CloseAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Copies a group's frames onto a stream until the group ends, flushing once per batch of ready frames.</summary>
+    private async Task WriteFramesAsync(PipeWriter output, GroupReader reader, CancellationToken cancellationToken)
+    {
+        long previous = 0;
+        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var frame))
+            {
+                FrameCodec.Write(output, Version, frame.Timestamp - previous, frame.Payload.Span);
+                previous = frame.Timestamp;
+            }
+            await PipeMessages.FlushAsync(output, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The groups of one served subscription that are on their way to the peer, each on its own stream. Bounded:
+    /// past <see cref="Session.MoqSessionOptions.MaxGroupsInFlight"/>, or once older than the latency window, the
+    /// oldest group is reset so a slow peer loses whole old groups and never holds up the publisher.
+    /// </summary>
+    private sealed class GroupDelivery(LiteSession session, Subscribe subscribe, TrackInfo info)
+    {
+        private readonly object _gate = new();
+        private readonly List<InFlight> _inFlight = [];
+        private byte _priority = subscribe.Priority;
+        private bool _ordered = subscribe.Ordered;
+        private ulong _maxLatencyMs = subscribe.MaxLatencyMs;
+
+        public void Start(GroupReader reader)
+        {
+            var entry = new InFlight(reader, CancellationTokenSource.CreateLinkedTokenSource(session.Closing));
+            lock (_gate)
+            {
+                _inFlight.Add(entry);
+                ExpireLocked(reader.Group);
+            }
+            entry.Task = SendAsync(entry);
+        }
+
+        public void Update(SubscribeUpdate update)
+        {
+            lock (_gate)
+            {
+                _priority = update.Priority;
+                _ordered = update.Ordered;
+                _maxLatencyMs = update.MaxLatencyMs;
+                foreach (var entry in _inFlight)
+                {
+                    if (entry.Stream is { } stream)
+                    {
+                        stream.SendPriority = GroupSendPriority(_priority, _ordered, entry.Reader.Sequence);
+                    }
+                }
+            }
+        }
+
+        public async Task DrainAsync()
+        {
+            Task[] tasks;
+            lock (_gate)
+            {
+                tasks = [.. _inFlight.Select(e => e.Task!)];
+            }
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+
+        public void CancelAll()
+        {
+            lock (_gate)
+            {
+                foreach (var entry in _inFlight)
+                {
+                    entry.Cancel.Cancel();
+                }
+            }
+        }
+
+        private void ExpireLocked(MoqGroup newest)
+        {
+            var window = _maxLatencyMs > 0 ? (long)_maxLatencyMs : (long)info.LatencyMax.TotalMilliseconds;
+            var active = _inFlight.Count;
+            foreach (var entry in _inFlight)
+            {
+                var stale = newest.CreatedTimestamp - entry.Reader.Group.CreatedTimestamp > window;
+                if ((active > session._options.MaxGroupsInFlight || stale) && !ReferenceEquals(entry.Reader.Group, newest) && !entry.Cancel.IsCancellationRequested)
+                {
+                    entry.Cancel.Cancel();
+                    active--;
+                }
+            }
+        }
+
+        private async Task SendAsync(InFlight entry)
+        {
+            MoqTransportStream? stream = null;
+            try
+            {
+                stream = await session._connection.OpenUnidirectionalStreamAsync(entry.Cancel.Token).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    entry.Stream = stream;
+                    stream.SendPriority = GroupSendPriority(_priority, _ordered, entry.Reader.Sequence);
+                }
+                var output = stream.Output!;
+                VarInt.Write(output, (ulong)LiteUniType.Group);
+                LiteCodec.Write(output, new GroupHeader(subscribe.Id, entry.Reader.Sequence), session.Version);
+                await session.WriteFramesAsync(output, entry.Reader, entry.Cancel.Token).ConfigureAwait(false);
+                await output.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                stream?.Reset((ulong)MoqErrorCode.Dropped);
+            }
+            catch (MoqException ex)
+            {
+                stream?.Reset((ulong)ex.Code);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException)
+            {
+                stream?.Reset((ulong)MoqErrorCode.Transport);
+            }
+            finally
+            {
+                entry.Reader.Dispose();
+                lock (_gate)
+                {
+                    _inFlight.Remove(entry);
+                }
+                entry.Cancel.Dispose();
+            }
+        }
+
+        private sealed class InFlight(GroupReader reader, CancellationTokenSource cancel)
+        {
+            public GroupReader Reader { get; } = reader;
+
+            public CancellationTokenSource Cancel { get; } = cancel;
+
+            public MoqTransportStream? Stream { get; set; }
+
+            public Task? Task { get; set; }
+        }
+    }
+}

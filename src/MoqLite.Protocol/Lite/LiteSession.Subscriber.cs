@@ -1,0 +1,259 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using MoqLite.Coding;
+using MoqLite.Lite.Messages;
+using MoqLite.Model;
+using MoqLite.Transport;
+
+namespace MoqLite.Lite;
+
+// The subscriber half: discovering the peer's broadcasts, pulling their tracks, and receiving group streams.
+public sealed partial class LiteSession
+{
+    private readonly ConcurrentDictionary<ulong, MoqTrack> _upstream = new();
+    private long _nextSubscribeId = -1;
+
+    /// <inheritdoc/>
+    public override MoqBroadcast Consume(string path) =>
+        new(new RemoteTrackSource(this, MoqPath.Normalize(path))) { Owner = this };
+
+    /// <inheritdoc/>
+    public override async IAsyncEnumerable<MoqAnnouncement> AnnouncedAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        prefix = MoqPath.Normalize(prefix);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Closing);
+        var stream = await _connection.OpenBidirectionalStreamAsync(cancel.Token).ConfigureAwait(false);
+        try
+        {
+            var output = stream.Output!;
+            VarInt.Write(output, (ulong)LiteBidiType.Announce);
+            await PipeMessages.WriteAsync(output, new AnnounceRequest(prefix, _origin.Id), Version, cancel.Token).ConfigureAwait(false);
+            var input = stream.Input!;
+            ulong peerOrigin = 0;
+            if (Version.HasAnnounceOk())
+            {
+                var ok = await PipeMessages.ReadRequiredAsync<AnnounceOk>(input, Version, _options.MaxMessageSize, cancel.Token).ConfigureAwait(false);
+                peerOrigin = ok.Origin;
+            }
+            while (await PipeMessages.ReadAsync<AnnounceBroadcast>(input, Version, _options.MaxMessageSize, cancel.Token).ConfigureAwait(false) is { } message)
+            {
+                // Our own broadcasts reflected back by the peer are not news.
+                if (message.Active && message.Hops.Contains(_origin.Id))
+                {
+                    continue;
+                }
+                var hops = peerOrigin != 0 && message.Active ? [.. message.Hops, peerOrigin] : message.Hops;
+                var path = MoqPath.Join(prefix, message.Suffix);
+                var broadcast = message.Active ? new MoqBroadcast(new RemoteTrackSource(this, path)) { Hops = hops, Owner = this } : null;
+                yield return new MoqAnnouncement(message.Suffix, message.Active, broadcast);
+            }
+        }
+        finally
+        {
+            await stream.CloseAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Publishes the peer's broadcasts under <paramref name="prefix"/> into the origin, withdrawing them when they end.</summary>
+    private async Task MirrorAnnouncementsAsync(string prefix)
+    {
+        var live = new Dictionary<string, MoqBroadcast>(StringComparer.Ordinal);
+        try
+        {
+            await foreach (var announcement in AnnouncedAsync(prefix, Closing).ConfigureAwait(false))
+            {
+                var originPath = ToOrigin(MoqPath.Join(prefix, announcement.Path));
+                Log.PeerAnnounced(_logger, originPath, announcement.Active);
+                if (live.Remove(announcement.Path, out var previous))
+                {
+                    previous.Close();
+                }
+                if (!announcement.Active)
+                {
+                    continue;
+                }
+                if (!MayPublish(originPath))
+                {
+                    Log.RequestRefused(_logger, "ANNOUNCE", originPath, MoqErrorCode.Unauthorized);
+                    announcement.Broadcast!.Close();
+                    continue;
+                }
+                if (live.Count >= _options.MaxAnnouncements)
+                {
+                    throw new MoqException(MoqErrorCode.BoundsExceeded, $"the peer announced more than {_options.MaxAnnouncements} broadcasts");
+                }
+                live[announcement.Path] = announcement.Broadcast!;
+                _origin.Publish(originPath, announcement.Broadcast!);
+            }
+        }
+        finally
+        {
+            // The announce stream ended (or the session did): everything it announced is gone.
+            foreach (var broadcast in live.Values)
+            {
+                broadcast.Close();
+            }
+        }
+    }
+
+    private async Task ReceiveGroupAsync(MoqTransportStream stream)
+    {
+        var input = stream.Input!;
+        var header = await PipeMessages.ReadRequiredAsync<GroupHeader>(input, Version, _options.MaxMessageSize, Closing).ConfigureAwait(false);
+        if (header.SubscribeId > (ulong)Interlocked.Read(ref _nextSubscribeId))
+        {
+            throw new ProtocolViolationException($"GROUP: subscription {header.SubscribeId} was never requested");
+        }
+        if (!_upstream.TryGetValue(header.SubscribeId, out var track) || track.IsCompleted)
+        {
+            // A subscription we already closed: not an error, just not wanted.
+            stream.StopSending((ulong)MoqErrorCode.Cancel);
+            return;
+        }
+        MoqGroup group;
+        try
+        {
+            group = track.CreateGroup(header.Sequence);
+        }
+        catch (InvalidOperationException)
+        {
+            stream.StopSending((ulong)MoqErrorCode.Cancel);
+            return;
+        }
+        try
+        {
+            await ReadFramesAsync(input, group).ConfigureAwait(false);
+            group.Complete();
+        }
+        catch (MoqException ex) when (ex is not ProtocolViolationException)
+        {
+            group.Abort(ex.Code);
+        }
+        catch
+        {
+            group.Abort(MoqErrorCode.Transport);
+            throw;
+        }
+    }
+
+    /// <summary>Reads frame records into <paramref name="group"/> until the stream's FIN.</summary>
+    private async Task ReadFramesAsync(System.IO.Pipelines.PipeReader input, MoqGroup group)
+    {
+        long timestamp = 0;
+        while (true)
+        {
+            var result = await input.ReadAsync(Closing).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            while (true)
+            {
+                var rest = buffer;
+                if (!FrameCodec.TryReadHeader(ref rest, Version, _options.MaxFrameSize, out var delta, out var length) || rest.Length < length)
+                {
+                    break;
+                }
+                timestamp += delta;
+                group.WriteFrame(rest.Slice(0, length), timestamp);
+                buffer = rest.Slice(length);
+            }
+            if (result.IsCompleted)
+            {
+                if (!buffer.IsEmpty)
+                {
+                    throw new ProtocolViolationException("FRAME: group stream ended in the middle of a frame");
+                }
+                input.AdvanceTo(buffer.End);
+                return;
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>
+    /// Pulls tracks of one of the peer's broadcasts: TRACK for the properties, then one SUBSCRIBE that lives
+    /// exactly as long as the track has subscribers here.
+    /// </summary>
+    private sealed class RemoteTrackSource(LiteSession session, string path) : IMoqTrackSource
+    {
+        public async ValueTask<MoqTrack?> CreateTrackAsync(MoqBroadcast broadcast, string name, CancellationToken cancellationToken)
+        {
+            if (!session._connection.CanOpenBidirectionalStreams)
+            {
+                throw new MoqException(MoqErrorCode.Unsupported, "this transport cannot open streams to pull from the peer");
+            }
+            var info = Model.TrackInfo.Default;
+            if (session.Version.HasTrackStream())
+            {
+                var stream = await session._connection.OpenBidirectionalStreamAsync(cancellationToken).ConfigureAwait(false);
+                var output = stream.Output!;
+                VarInt.Write(output, (ulong)LiteBidiType.Track);
+                await PipeMessages.WriteAsync(output, new TrackRequest(path, name), session.Version, cancellationToken).ConfigureAwait(false);
+                TrackInfoMessage? reply;
+                try
+                {
+                    reply = await PipeMessages.ReadAsync<TrackInfoMessage>(stream.Input!, session.Version, session._options.MaxMessageSize, cancellationToken).ConfigureAwait(false);
+                }
+                catch (MoqStreamAbortedException)
+                {
+                    return null;
+                }
+                await stream.CloseAsync().ConfigureAwait(false);
+                if (reply is not { } m)
+                {
+                    return null;
+                }
+                info = new Model.TrackInfo(m.Priority, m.Ordered, TimeSpan.FromMilliseconds(m.LatencyMaxMs), m.Timescale);
+            }
+            var track = new MoqTrack(name, info);
+            track.Active += t => session.Run(() => SubscribeAsync(t), "subscribe");
+            return track;
+        }
+
+        private async Task SubscribeAsync(MoqTrack track)
+        {
+            var id = (ulong)Interlocked.Increment(ref session._nextSubscribeId);
+            session._upstream[id] = track;
+            MoqTransportStream? stream = null;
+            try
+            {
+                stream = await session._connection.OpenBidirectionalStreamAsync(session.Closing).ConfigureAwait(false);
+                var output = stream.Output!;
+                VarInt.Write(output, (ulong)LiteBidiType.Subscribe);
+                var info = track.Info;
+                await PipeMessages.WriteAsync(output, new Subscribe(id, path, track.Name, info.Priority, info.Ordered, 0, null, null), session.Version, session.Closing).ConfigureAwait(false);
+                using var idle = new CancellationTokenSource();
+                track.Idle += _ => idle.Cancel();
+                using var cancel = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, session.Closing);
+                var input = stream.Input!;
+                while (await PipeMessages.ReadAsync(input, (ref ReadOnlySequence<byte> b, out SubscribeResponse r) => SubscribeResponse.TryRead(ref b, session.Version, session._options.MaxMessageSize, out r), "SUBSCRIBE response", cancel.Token).ConfigureAwait(false) is { } response)
+                {
+                    if (response.Kind == SubscribeResponseKind.End)
+                    {
+                        // Groups still in flight finish on their own streams; the track ends with the subscription.
+                        continue;
+                    }
+                }
+                track.Complete();
+                await stream.CloseAsync().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!session.Closing.IsCancellationRequested)
+            {
+                // The last local subscriber left: unsubscribe upstream.
+                await stream!.CloseAsync().ConfigureAwait(false);
+                track.Complete();
+            }
+            catch (MoqException ex) when (ex is not ProtocolViolationException)
+            {
+                track.Abort(ex.Code);
+            }
+            finally
+            {
+                session._upstream.TryRemove(id, out _);
+                if (session.Closing.IsCancellationRequested)
+                {
+                    track.Abort(MoqErrorCode.Closed);
+                }
+            }
+        }
+    }
+}
