@@ -55,6 +55,40 @@ public sealed partial class LiteSession
         }
     }
 
+    /// <inheritdoc/>
+    public override async ValueTask<GroupReader> FetchAsync(string broadcast, string track, ulong group, byte priority = 0, CancellationToken cancellationToken = default)
+    {
+        if (!Version.HasTrackStream())
+        {
+            throw new MoqException(MoqErrorCode.Unsupported, $"FETCH does not exist in {Protocol}");
+        }
+        var stream = await _connection.OpenBidirectionalStreamAsync(cancellationToken).ConfigureAwait(false);
+        var output = stream.Output!;
+        VarInt.Write(output, (ulong)LiteBidiType.Fetch);
+        await PipeMessages.WriteAsync(output, new FetchRequest(MoqPath.Normalize(broadcast), track, priority, group), Version, cancellationToken).ConfigureAwait(false);
+        var fetched = new MoqGroup(group, null);
+        var reader = fetched.OpenReader();
+        Run(async () =>
+        {
+            try
+            {
+                await ReadFramesAsync(stream.Input!, fetched).ConfigureAwait(false);
+                fetched.Complete();
+                await stream.CloseAsync().ConfigureAwait(false);
+            }
+            catch (MoqException ex)
+            {
+                fetched.Abort(ex.Code);
+                throw;
+            }
+            finally
+            {
+                fetched.Release();
+            }
+        }, "fetch", stream);
+        return reader;
+    }
+
     /// <summary>Publishes the peer's broadcasts under <paramref name="prefix"/> into the origin, withdrawing them when they end.</summary>
     private async Task MirrorAnnouncementsAsync(string prefix)
     {

@@ -33,6 +33,9 @@ public abstract class MoqSession : IAsyncDisposable
     /// <summary>Announcements the peer makes under <paramref name="prefix"/>, paths relative to it.</summary>
     public abstract IAsyncEnumerable<MoqAnnouncement> AnnouncedAsync(string prefix, CancellationToken cancellationToken = default);
 
+    /// <summary>Fetches one group of a track from the peer; frames arrive on the returned reader until the group ends.</summary>
+    public abstract ValueTask<GroupReader> FetchAsync(string broadcast, string track, ulong group, byte priority = 0, CancellationToken cancellationToken = default);
+
     /// <summary>Tells the peer to go away, optionally to <paramref name="uri"/>.</summary>
     public abstract ValueTask GoawayAsync(string uri, CancellationToken cancellationToken = default);
 

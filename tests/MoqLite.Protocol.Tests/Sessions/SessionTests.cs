@@ -1,0 +1,276 @@
+using MoqLite.Model;
+using MoqLite.Session;
+using MoqLite.Transport.Memory;
+
+namespace MoqLite.Protocol.Tests.Sessions;
+
+/// <summary>Session behaviour over the in-memory transport; the QMux suite repeats it over a loopback WebSocket.</summary>
+public class SessionTests
+{
+    internal virtual SessionPair Connect(MoqOrigin? relay = null, string protocol = "moq-lite-05", MoqSessionOptions? serverOptions = null) =>
+        SessionPair.InMemory(relay, protocol, serverOptions);
+
+    [Theory]
+    [InlineData("moq-lite-05")]
+    [InlineData("moq-lite-04")]
+    [InlineData("moq-lite-03")]
+    public async Task Client_publishes_and_the_relay_serves_it_back(string protocol)
+    {
+        await using var pair = Connect(protocol: protocol);
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("chat", new TrackInfo(1, false, TimeSpan.FromSeconds(3), 1000));
+        pair.ClientOrigin.Publish("alice", broadcast);
+
+        var relayed = await pair.Relay.WaitForBroadcastAsync("alice");
+        var relayedTrack = await relayed.GetTrackAsync("chat").AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.NotNull(relayedTrack);
+        if (protocol == "moq-lite-05")
+        {
+            Assert.Equal(TimeSpan.FromSeconds(3), relayedTrack.Info.LatencyMax);
+        }
+        using var subscription = relayedTrack.Subscribe();
+
+        var group = track.AppendGroup();
+        group.WriteStrings("hello", "world");
+        group.Complete();
+
+        using var received = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.NotNull(received);
+        Assert.Equal(0UL, received.Sequence);
+        Assert.Equal(["hello", "world"], await received.ReadStringsAsync());
+    }
+
+    [Fact]
+    public async Task Frame_timestamps_survive_the_wire()
+    {
+        await using var pair = Connect();
+        var broadcast = new MoqBroadcast();
+        pair.Relay.Publish("clock", broadcast);
+        var track = broadcast.CreateTrack("seconds", TrackInfo.Default);
+
+        var consumed = pair.Client.Consume("clock");
+        var remote = await consumed.GetTrackAsync("seconds").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        await WaitUntilAsync(() => track.SubscriptionCount == 1);
+
+        var group = track.AppendGroup();
+        group.WriteFrame("a"u8, 1000);
+        group.WriteFrame("b"u8, 400);
+        group.WriteFrame("c"u8, 5000);
+        group.Complete();
+        using var reader = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var stamps = new List<long>();
+        while (await reader!.ReadFrameAsync() is { } frame)
+        {
+            stamps.Add(frame.Timestamp);
+        }
+        Assert.Equal([1000L, 400L, 5000L], stamps);
+    }
+
+    [Fact]
+    public async Task Late_subscriber_starts_at_the_latest_group()
+    {
+        await using var pair = Connect();
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        pair.Relay.Publish("live", broadcast);
+        for (var i = 0; i < 3; i++)
+        {
+            var g = track.AppendGroup();
+            g.WriteStrings($"g{i}");
+            g.Complete();
+        }
+        var open = track.AppendGroup();
+        open.WriteStrings("first");
+
+        var remote = await pair.Client.Consume("live").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        using var group = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal(3UL, group!.Sequence);
+        open.WriteStrings("second");
+        open.Complete();
+        Assert.Equal(["first", "second"], await group.ReadStringsAsync());
+    }
+
+    [Fact]
+    public async Task Prefix_discovery_reports_active_and_ended()
+    {
+        await using var pair = Connect();
+        var early = new MoqBroadcast();
+        pair.Relay.Publish("room/early", early);
+        pair.Relay.Publish("other/x", new MoqBroadcast());
+
+        await using var announcements = pair.Client.AnnouncedAsync("room").GetAsyncEnumerator();
+        Assert.True(await announcements.MoveNextAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal(("early", true), (announcements.Current.Path, announcements.Current.Active));
+
+        var late = new MoqBroadcast();
+        pair.Relay.Publish("room/late", late);
+        Assert.True(await announcements.MoveNextAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal(("late", true), (announcements.Current.Path, announcements.Current.Active));
+
+        early.Close();
+        Assert.True(await announcements.MoveNextAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal(("early", false), (announcements.Current.Path, announcements.Current.Active));
+    }
+
+    [Fact]
+    public async Task Publisher_leaving_ends_the_track_and_withdraws_the_announcement()
+    {
+        var relay = new MoqOrigin();
+        await using var publisher = Connect(relay);
+        await using var subscriber = Connect(relay);
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        publisher.ClientOrigin.Publish("bob", broadcast);
+        await relay.WaitForBroadcastAsync("bob");
+
+        await using var announcements = subscriber.Client.AnnouncedAsync("").GetAsyncEnumerator();
+        Assert.True(await announcements.MoveNextAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal("bob", announcements.Current.Path);
+        var remote = await announcements.Current.Broadcast!.GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        await WaitUntilAsync(() => track.SubscriptionCount == 1);
+
+        await publisher.Client.CloseAsync();
+
+        Assert.True(await announcements.MoveNextAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal(("bob", false), (announcements.Current.Path, announcements.Current.Active));
+        Assert.Null(await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout).ContinueWith(t => t.IsFaulted ? null : t.Result));
+        Assert.True(remote.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Subscribe_update_is_accepted_and_closing_the_stream_unsubscribes()
+    {
+        await using var pair = Connect();
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        pair.Relay.Publish("b", broadcast);
+        var stream = await pair.Client.Connection.OpenBidirectionalStreamAsync();
+        var output = stream.Output!;
+        Coding.VarInt.Write(output, (ulong)Lite.LiteBidiType.Subscribe);
+        Lite.LiteCodec.Write(output, new Lite.Messages.Subscribe(0, "b", "t", 1, false, 0, null, null), Lite.LiteVersion.Lite05);
+        await output.FlushAsync();
+        await WaitUntilAsync(() => track.SubscriptionCount == 1);
+
+        Lite.LiteCodec.Write(output, new Lite.Messages.SubscribeUpdate(200, true, 0, null, null), Lite.LiteVersion.Lite05);
+        await output.FlushAsync();
+        // The update is answered with nothing; a malformed one would have closed the session.
+        var group = track.AppendGroup();
+        group.WriteStrings("after-update");
+        group.Complete();
+        Assert.Equal(1, track.SubscriptionCount);
+
+        await output.CompleteAsync();
+        await WaitUntilAsync(() => track.SubscriptionCount == 0);
+        Assert.False(pair.Server.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Fetch_returns_one_cached_group()
+    {
+        await using var pair = Connect();
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        pair.Relay.Publish("f", broadcast);
+        for (var i = 0; i < 3; i++)
+        {
+            var g = track.AppendGroup();
+            g.WriteStrings($"x{i}", $"y{i}");
+            g.Complete();
+        }
+        using var fetched = await pair.Client.FetchAsync("f", "t", 1).AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal(["x1", "y1"], await fetched.ReadStringsAsync());
+        using var missing = await pair.Client.FetchAsync("f", "t", 99).AsTask().WaitAsync(SessionPair.Timeout);
+        var error = await Assert.ThrowsAsync<MoqException>(() => missing.ReadStringsAsync());
+        Assert.Equal(MoqErrorCode.NotFound, error.Code);
+    }
+
+    [Fact]
+    public async Task Unknown_broadcast_is_not_found()
+    {
+        await using var pair = Connect();
+        var track = await pair.Client.Consume("nobody").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Null(track);
+    }
+
+    [Fact]
+    public async Task Hundred_subscribers_share_one_upstream_subscription()
+    {
+        var relay = new MoqOrigin();
+        await using var publisher = Connect(relay);
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        publisher.ClientOrigin.Publish("fan", broadcast);
+        await relay.WaitForBroadcastAsync("fan");
+
+        var subscribers = Enumerable.Range(0, 100).Select(_ => Connect(relay)).ToList();
+        try
+        {
+            var subscriptions = await Task.WhenAll(subscribers.Select(async s =>
+            {
+                var remote = await s.Client.Consume("fan").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+                return remote!.Subscribe();
+            }));
+            await WaitUntilAsync(() => relay.TryGetBroadcast("fan")!.GetTrackAsync("t").AsTask().Result!.SubscriptionCount == 100);
+            Assert.Equal(1, track.SubscriptionCount);
+
+            var group = track.AppendGroup();
+            group.WriteStrings("to-all");
+            group.Complete();
+            var received = await Task.WhenAll(subscriptions.Select(async s =>
+            {
+                using var g = await s.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+                return (await g!.ReadStringsAsync()).Single();
+            }));
+            Assert.All(received, r => Assert.Equal("to-all", r));
+
+            foreach (var s in subscriptions)
+            {
+                s.Dispose();
+            }
+            // After the last downstream subscriber leaves, the upstream subscription is closed too.
+            await WaitUntilAsync(() => track.SubscriptionCount == 0);
+        }
+        finally
+        {
+            foreach (var s in subscribers)
+            {
+                await s.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Malformed_input_closes_only_that_session()
+    {
+        var relay = new MoqOrigin();
+        await using var healthy = Connect(relay);
+        var (attacker, server) = MemoryTransport.CreatePair();
+        var victim = Lite.LiteSession.Start(server, relay);
+
+        var stream = await attacker.OpenBidirectionalStreamAsync();
+        // An Announce stream whose ANNOUNCE_REQUEST claims a prefix longer than the message.
+        await stream.Output!.WriteAsync(Hex.Parse("01 03 09 61 62"));
+        var closed = await victim.Completion.WaitAsync(SessionPair.Timeout);
+        Assert.Equal((ulong)MoqErrorCode.ProtocolViolation, closed.Code);
+
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        relay.Publish("still-fine", broadcast);
+        var remote = await healthy.Client.Consume("still-fine").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.NotNull(remote);
+        Assert.False(healthy.Server.Completion.IsCompleted);
+    }
+
+    internal static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(SessionPair.Timeout);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(5));
+        while (!condition())
+        {
+            Assert.True(await timer.WaitForNextTickAsync(timeout.Token).AsTask().ContinueWith(t => !t.IsCanceled), "condition not met in time");
+        }
+    }
+}
