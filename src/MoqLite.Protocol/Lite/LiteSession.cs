@@ -117,7 +117,7 @@ public sealed partial class LiteSession : MoqSession
         var stream = await _connection.OpenUnidirectionalStreamAsync(Closing).ConfigureAwait(false);
         var output = stream.Output!;
         VarInt.Write(output, (ulong)LiteUniType.Setup);
-        await PipeMessages.WriteAsync(output, new Setup(0, null, SetupRole.Both, _origin.Id), Version, Closing).ConfigureAwait(false);
+        await PipeMessages.WriteAsync(output, new Setup(0, _options.SetupPath, SetupRole.Both, _origin.Id), Version, Closing).ConfigureAwait(false);
         await output.CompleteAsync().ConfigureAwait(false);
     }
 

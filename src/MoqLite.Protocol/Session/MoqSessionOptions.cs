@@ -35,6 +35,18 @@ public sealed class MoqSessionOptions
     /// <summary>Decides whether the peer may discover and subscribe to an origin path; null allows everything.</summary>
     public Func<string, bool>? CanSubscribe { get; set; }
 
+    /// <summary>
+    /// The request path (and query) a client sends in SETUP on transports without a request URI (raw QUIC); null elsewhere.
+    /// </summary>
+    public string? SetupPath { get; set; }
+
+    internal MoqSessionOptions WithSetupPath(string path)
+    {
+        var copy = (MoqSessionOptions)MemberwiseClone();
+        copy.SetupPath = path;
+        return copy;
+    }
+
     /// <summary>Checks the values, throwing <see cref="ArgumentOutOfRangeException"/> with the offending name.</summary>
     public void Validate()
     {

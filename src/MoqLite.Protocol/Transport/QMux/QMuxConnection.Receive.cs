@@ -1,0 +1,447 @@
+using System.Buffers;
+using System.Net.WebSockets;
+
+namespace MoqLite.Transport.QMux;
+
+// The receive side: WebSocket messages → frames → per-stream pipes, with flow-control accounting.
+public sealed partial class QMuxConnection
+{
+    private async Task ReceiveLoopAsync()
+    {
+        // Our own limit on a message: max_record_size on 01/02, one 16 KiB frame on 00.
+        var limit = Version == QMuxVersion.Draft00 ? MaxFrameSize00 : (int)_local.MaxRecordSize;
+        var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+        try
+        {
+            while (true)
+            {
+                var length = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    if (length > limit)
+                    {
+                        throw QMuxTransportParameters.Violation($"WebSocket message exceeds {limit} bytes");
+                    }
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(length, buffer.Length - length), _shutdown.Token).ConfigureAwait(false);
+                    length += result.Count;
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+                if (length > limit)
+                {
+                    throw QMuxTransportParameters.Violation($"WebSocket message exceeds {limit} bytes");
+                }
+                Volatile.Write(ref _lastReceived, Environment.TickCount64);
+                switch (result.MessageType)
+                {
+                    case WebSocketMessageType.Close:
+                        Shutdown(new MoqCloseInfo(0, _socket.CloseStatusDescription ?? "WebSocket closed", ClosedByPeer: true));
+                        return;
+                    case WebSocketMessageType.Text:
+                        throw QMuxTransportParameters.Violation("text WebSocket message");
+                }
+                ProcessMessage(buffer.AsSpan(0, length));
+                if (_closed.Task.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (ProtocolViolationException violation)
+        {
+            Fail(violation);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.Transport, "WebSocket lost: " + ex.Message, ClosedByPeer: true));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void ProcessMessage(ReadOnlySpan<byte> message)
+    {
+        if (message.IsEmpty)
+        {
+            throw QMuxTransportParameters.Violation("empty WebSocket message");
+        }
+        do
+        {
+            message = ProcessFrame(message);
+        }
+        while (!message.IsEmpty && Version != QMuxVersion.Draft00);
+        if (!message.IsEmpty)
+        {
+            throw QMuxTransportParameters.Violation("qmux-00 message carries more than one frame");
+        }
+    }
+
+    private ReadOnlySpan<byte> ProcessFrame(ReadOnlySpan<byte> span)
+    {
+        var type = QMuxTransportParameters.Take(ref span);
+        if (_peer is null && Version == QMuxVersion.Draft02 && type != QMuxFrameType.TransportParameters)
+        {
+            throw QMuxTransportParameters.Violation("the first frame must be QX_TRANSPORT_PARAMETERS");
+        }
+        switch (type)
+        {
+            case QMuxFrameType.Padding when Version != QMuxVersion.Draft00:
+                return span;
+            case >= QMuxFrameType.StreamBase and <= QMuxFrameType.StreamMax:
+                return ReceiveStreamFrame(type, span);
+            case QMuxFrameType.ResetStream:
+            case QMuxFrameType.ResetStreamAt when Version == QMuxVersion.Draft02:
+            {
+                var id = QMuxTransportParameters.Take(ref span);
+                var code = QMuxTransportParameters.Take(ref span);
+                var finalSize = QMuxTransportParameters.Take(ref span);
+                if (type == QMuxFrameType.ResetStreamAt)
+                {
+                    QMuxTransportParameters.Take(ref span);
+                }
+                ReceiveReset((long)id, code, finalSize);
+                return span;
+            }
+            case QMuxFrameType.StopSending:
+            {
+                var id = QMuxTransportParameters.Take(ref span);
+                var code = QMuxTransportParameters.Take(ref span);
+                ReceiveStopSending((long)id, code);
+                return span;
+            }
+            case QMuxFrameType.MaxData:
+            {
+                var max = QMuxTransportParameters.Take(ref span);
+                lock (_gate)
+                {
+                    if (max > _peerMaxData)
+                    {
+                        _peerMaxData = max;
+                        foreach (var stream in _streams.Values)
+                        {
+                            WakeLocked(stream);
+                        }
+                    }
+                }
+                _sendSignal.Set();
+                return span;
+            }
+            case QMuxFrameType.MaxStreamData:
+            {
+                var id = (long)QMuxTransportParameters.Take(ref span);
+                var max = QMuxTransportParameters.Take(ref span);
+                lock (_gate)
+                {
+                    if (_streams.TryGetValue(id, out var stream) && max > stream.SendMax)
+                    {
+                        stream.SendMax = max;
+                        WakeLocked(stream);
+                    }
+                }
+                _sendSignal.Set();
+                return span;
+            }
+            case QMuxFrameType.MaxStreamsBidi:
+            case QMuxFrameType.MaxStreamsUni:
+                RaiseStreamLimit(type == QMuxFrameType.MaxStreamsUni, QMuxTransportParameters.Take(ref span));
+                return span;
+            case QMuxFrameType.DataBlocked:
+            case QMuxFrameType.StreamsBlockedBidi:
+            case QMuxFrameType.StreamsBlockedUni:
+                QMuxTransportParameters.Take(ref span);
+                return span;
+            case QMuxFrameType.StreamDataBlocked:
+                QMuxTransportParameters.Take(ref span);
+                QMuxTransportParameters.Take(ref span);
+                return span;
+            case QMuxFrameType.ConnectionClose:
+            case QMuxFrameType.ApplicationClose:
+            {
+                var code = QMuxTransportParameters.Take(ref span);
+                if (type == QMuxFrameType.ConnectionClose)
+                {
+                    QMuxTransportParameters.Take(ref span);
+                }
+                var length = QMuxTransportParameters.Take(ref span);
+                var reason = length <= (ulong)span.Length ? System.Text.Encoding.UTF8.GetString(span[..(int)length]) : string.Empty;
+                Shutdown(new MoqCloseInfo(code, reason, ClosedByPeer: true));
+                return [];
+            }
+            case QMuxFrameType.TransportParameters:
+            {
+                var length = QMuxTransportParameters.Take(ref span);
+                if (length > (ulong)span.Length)
+                {
+                    throw QMuxTransportParameters.Violation("transport parameters longer than the message");
+                }
+                ReceiveTransportParameters(QMuxTransportParameters.Read(span[..(int)length]));
+                return span[(int)length..];
+            }
+            case QMuxFrameType.PingRequest when Version != QMuxVersion.Draft00:
+            {
+                var sequence = QMuxTransportParameters.Take(ref span);
+                lock (_gate)
+                {
+                    QueueControlLocked(Frame(QMuxFrameType.PingResponse, sequence));
+                }
+                _sendSignal.Set();
+                return span;
+            }
+            case QMuxFrameType.PingResponse when Version != QMuxVersion.Draft00:
+                QMuxTransportParameters.Take(ref span);
+                return span;
+            default:
+                // Datagrams included: we never advertise max_datagram_frame_size, so none may arrive.
+                throw QMuxTransportParameters.Violation($"unexpected frame type 0x{type:x}");
+        }
+    }
+
+    private void ReceiveTransportParameters(QMuxTransportParameters peer)
+    {
+        lock (_gate)
+        {
+            if (_peer is not null)
+            {
+                throw QMuxTransportParameters.Violation("QX_TRANSPORT_PARAMETERS sent twice");
+            }
+            _peer = peer;
+            _peerMaxData = Math.Max(_peerMaxData, peer.InitialMaxData);
+            foreach (var stream in _streams.Values)
+            {
+                stream.SendMax = Math.Max(stream.SendMax, InitialSendWindow(stream));
+                WakeLocked(stream);
+            }
+        }
+        RaiseStreamLimit(unidirectional: false, peer.InitialMaxStreamsBidi);
+        RaiseStreamLimit(unidirectional: true, peer.InitialMaxStreamsUni);
+    }
+
+    private void RaiseStreamLimit(bool unidirectional, ulong max)
+    {
+        List<TaskCompletionSource> wake = [];
+        lock (_gate)
+        {
+            ref var limit = ref unidirectional ? ref _peerMaxStreamsUni : ref _peerMaxStreamsBidi;
+            if (max <= limit)
+            {
+                return;
+            }
+            limit = max;
+            _openWaiters.RemoveAll(w =>
+            {
+                if (w.Unidirectional == unidirectional)
+                {
+                    wake.Add(w.Waiter);
+                    return true;
+                }
+                return false;
+            });
+        }
+        foreach (var waiter in wake)
+        {
+            waiter.TrySetResult();
+        }
+        _sendSignal.Set();
+    }
+
+    private ReadOnlySpan<byte> ReceiveStreamFrame(ulong type, ReadOnlySpan<byte> span)
+    {
+        var id = (long)QMuxTransportParameters.Take(ref span);
+        var offset = (type & QMuxFrameType.Off) != 0 ? QMuxTransportParameters.Take(ref span) : 0;
+        int length;
+        if ((type & QMuxFrameType.Len) != 0)
+        {
+            var declared = QMuxTransportParameters.Take(ref span);
+            if (declared > (ulong)span.Length)
+            {
+                throw QMuxTransportParameters.Violation("STREAM length runs past the message");
+            }
+            length = (int)declared;
+        }
+        else
+        {
+            length = span.Length;
+        }
+        var data = span[..length];
+        var fin = (type & QMuxFrameType.Fin) != 0;
+        QMuxStream? stream;
+        lock (_gate)
+        {
+            stream = StreamForReceiveLocked(id);
+            if (_receivedData + (ulong)length > _maxData)
+            {
+                throw QMuxTransportParameters.Violation("connection flow control exceeded");
+            }
+            if (stream is not null)
+            {
+                if (offset != stream.ReceivedBytes)
+                {
+                    throw QMuxTransportParameters.Violation($"stream {id}: data at offset {offset}, expected {stream.ReceivedBytes}");
+                }
+                if (offset + (ulong)length > stream.ReceiveMax)
+                {
+                    throw QMuxTransportParameters.Violation($"stream {id}: flow control exceeded");
+                }
+                stream.ReceivedBytes += (ulong)length;
+            }
+            _receivedData += (ulong)length;
+        }
+        if (stream is null)
+        {
+            // A stream we already finished with: its bytes still count against the connection, then are discarded.
+            OnConsumed(null, (ulong)length);
+        }
+        else
+        {
+            stream.Deliver(data, fin);
+        }
+        return span[length..];
+    }
+
+    /// <summary>Finds (or implicitly opens) the stream a peer frame names; null when it was already retired.</summary>
+    private QMuxStream? StreamForReceiveLocked(long id)
+    {
+        if (_streams.TryGetValue(id, out var stream))
+        {
+            if (stream.IsUnidirectional && stream.IsLocal)
+            {
+                throw QMuxTransportParameters.Violation($"stream {id} is send-only for the peer's side");
+            }
+            return stream;
+        }
+        var peerInitiated = ((id & 1) == 1) != _isServer;
+        var unidirectional = (id & 2) != 0;
+        var index = (ulong)id >> 2;
+        if (!peerInitiated)
+        {
+            if (unidirectional)
+            {
+                throw QMuxTransportParameters.Violation($"stream {id} is send-only for the peer's side");
+            }
+            if (index >= (unidirectional ? _openedUni : _openedBidi))
+            {
+                throw QMuxTransportParameters.Violation($"stream {id} was never opened");
+            }
+            return null;
+        }
+        ref var opened = ref unidirectional ? ref _peerOpenedUni : ref _peerOpenedBidi;
+        if (index < opened)
+        {
+            return null;
+        }
+        if (index >= (unidirectional ? _grantedStreamsUni : _grantedStreamsBidi))
+        {
+            throw QMuxTransportParameters.Violation($"stream {id} exceeds the stream limit");
+        }
+        // Opening stream N implicitly opens every lower stream of the same kind.
+        QMuxStream? target = null;
+        for (; opened <= index; opened++)
+        {
+            var implicitId = (long)(opened << 2) | (id & 3);
+            var created = new QMuxStream(this, implicitId, unidirectional, isLocal: false);
+            _streams[implicitId] = created;
+            _accepted.Writer.TryWrite(created);
+            target = created;
+        }
+        return target;
+    }
+
+    private void ReceiveReset(long id, ulong code, ulong finalSize)
+    {
+        QMuxStream? stream;
+        lock (_gate)
+        {
+            stream = StreamForReceiveLocked(id);
+            if (stream is not null && finalSize > stream.ReceivedBytes)
+            {
+                var extra = finalSize - stream.ReceivedBytes;
+                _receivedData += extra;
+                stream.ReceivedBytes = finalSize;
+                _consumedData += extra;
+            }
+        }
+        stream?.PeerReset(code);
+    }
+
+    private void ReceiveStopSending(long id, ulong code)
+    {
+        QMuxStream? stream;
+        lock (_gate)
+        {
+            _streams.TryGetValue(id, out stream);
+            if (stream is { IsUnidirectional: true, IsLocal: false })
+            {
+                throw QMuxTransportParameters.Violation($"STOP_SENDING for receive-only stream {id}");
+            }
+        }
+        stream?.PeerStopSending(code);
+    }
+
+    /// <summary>The application consumed <paramref name="bytes"/>: grant more stream and connection credit.</summary>
+    internal void OnConsumed(QMuxStream? stream, ulong bytes)
+    {
+        var signal = false;
+        lock (_gate)
+        {
+            _consumedData += bytes;
+            if (_maxData - _consumedData <= _options.ReceiveWindow / 2 && !_closing)
+            {
+                _maxData = _consumedData + _options.ReceiveWindow;
+                QueueControlLocked(Frame(QMuxFrameType.MaxData, _maxData));
+                signal = true;
+            }
+            if (stream is not null)
+            {
+                stream.ConsumedBytes += bytes;
+                if (!stream.ReceiveDone && stream.ReceiveMax - stream.ConsumedBytes <= _options.StreamReceiveWindow / 2)
+                {
+                    stream.ReceiveMax = stream.ConsumedBytes + _options.StreamReceiveWindow;
+                    QueueControlLocked(Frame(QMuxFrameType.MaxStreamData, (ulong)stream.Id, stream.ReceiveMax));
+                    signal = true;
+                }
+            }
+        }
+        if (signal)
+        {
+            _sendSignal.Set();
+        }
+    }
+
+    /// <summary>
+    /// A stream is finished in both directions: forget it and, for a peer stream, give the peer credit for another.
+    /// </summary>
+    internal void Retire(QMuxStream stream)
+    {
+        lock (_gate)
+        {
+            if (!_streams.Remove(stream.Id) || stream.IsLocal)
+            {
+                return;
+            }
+            ref var retired = ref stream.IsUnidirectional ? ref _retiredUni : ref _retiredBidi;
+            ref var granted = ref stream.IsUnidirectional ? ref _grantedStreamsUni : ref _grantedStreamsBidi;
+            retired++;
+            // Replenish continuously: a publisher opens one stream per group and must never stall on credit.
+            if (retired + _options.MaxConcurrentStreams - granted >= Math.Max(1, _options.MaxConcurrentStreams / 4) && !_closing)
+            {
+                granted = retired + _options.MaxConcurrentStreams;
+                QueueControlLocked(Frame(stream.IsUnidirectional ? QMuxFrameType.MaxStreamsUni : QMuxFrameType.MaxStreamsBidi, granted));
+            }
+        }
+        _sendSignal.Set();
+    }
+
+    internal ulong InitialReceiveWindow(QMuxStream stream) => _options.StreamReceiveWindow;
+
+    internal ulong InitialSendWindow(QMuxStream stream)
+    {
+        if (_peer is null)
+        {
+            return 0;
+        }
+        return stream.IsUnidirectional ? _peer.InitialMaxStreamDataUni
+            : stream.IsLocal ? _peer.InitialMaxStreamDataBidiRemote : _peer.InitialMaxStreamDataBidiLocal;
+    }
+}
