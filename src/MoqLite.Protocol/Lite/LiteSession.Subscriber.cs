@@ -171,35 +171,74 @@ public sealed partial class LiteSession
         }
     }
 
-    /// <summary>Reads frame records into <paramref name="group"/> until the stream's FIN.</summary>
+    /// <summary>
+    /// Reads frame records into <paramref name="group"/> until the stream's FIN. A frame that is not all buffered
+    /// yet is staged in a pooled buffer so its bytes are consumed as they arrive: flow-control credit keeps flowing
+    /// even when one frame is larger than the stream's receive window.
+    /// </summary>
     private async Task ReadFramesAsync(System.IO.Pipelines.PipeReader input, MoqGroup group)
     {
         long timestamp = 0;
-        while (true)
+        byte[]? staging = null;
+        int stagingLength = 0, stagingFilled = 0;
+        try
         {
-            var result = await input.ReadAsync(Closing).ConfigureAwait(false);
-            var buffer = result.Buffer;
             while (true)
             {
-                var rest = buffer;
-                if (!FrameCodec.TryReadHeader(ref rest, Version, _options.MaxFrameSize, out var delta, out var length) || rest.Length < length)
+                var result = await input.ReadAsync(Closing).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                while (true)
                 {
-                    break;
+                    if (staging is not null)
+                    {
+                        var take = (int)Math.Min(buffer.Length, stagingLength - stagingFilled);
+                        buffer.Slice(0, take).CopyTo(staging.AsSpan(stagingFilled));
+                        stagingFilled += take;
+                        buffer = buffer.Slice(take);
+                        if (stagingFilled < stagingLength)
+                        {
+                            break;
+                        }
+                        group.WriteFrame(staging.AsSpan(0, stagingLength), timestamp);
+                        ArrayPool<byte>.Shared.Return(staging);
+                        staging = null;
+                        continue;
+                    }
+                    var rest = buffer;
+                    if (!FrameCodec.TryReadHeader(ref rest, Version, _options.MaxFrameSize, out var delta, out var length))
+                    {
+                        break;
+                    }
+                    timestamp += delta;
+                    buffer = rest;
+                    if (rest.Length >= length)
+                    {
+                        group.WriteFrame(rest.Slice(0, length), timestamp);
+                        buffer = rest.Slice(length);
+                        continue;
+                    }
+                    staging = ArrayPool<byte>.Shared.Rent(length);
+                    stagingLength = length;
+                    stagingFilled = 0;
                 }
-                timestamp += delta;
-                group.WriteFrame(rest.Slice(0, length), timestamp);
-                buffer = rest.Slice(length);
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty || staging is not null)
+                    {
+                        throw new ProtocolViolationException("FRAME: group stream ended in the middle of a frame");
+                    }
+                    input.AdvanceTo(buffer.End);
+                    return;
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
             }
-            if (result.IsCompleted)
+        }
+        finally
+        {
+            if (staging is not null)
             {
-                if (!buffer.IsEmpty)
-                {
-                    throw new ProtocolViolationException("FRAME: group stream ended in the middle of a frame");
-                }
-                input.AdvanceTo(buffer.End);
-                return;
+                ArrayPool<byte>.Shared.Return(staging);
             }
-            input.AdvanceTo(buffer.Start, buffer.End);
         }
     }
 

@@ -11,12 +11,12 @@ internal sealed class SessionPair : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    public SessionPair(MoqTransportConnection client, MoqTransportConnection server, MoqOrigin? relay = null, MoqSessionOptions? serverOptions = null, MoqSessionOptions? clientOptions = null)
+    public SessionPair(LiteSession client, LiteSession server, MoqOrigin relay)
     {
-        Relay = relay ?? new MoqOrigin();
-        ClientOrigin = new MoqOrigin();
-        Server = LiteSession.Start(server, Relay, serverOptions);
-        Client = LiteSession.Start(client, ClientOrigin, clientOptions ?? new MoqSessionOptions { AnnounceOnStart = false });
+        Relay = relay;
+        ClientOrigin = client.Origin;
+        Server = server;
+        Client = client;
     }
 
     public MoqOrigin Relay { get; }
@@ -29,8 +29,12 @@ internal sealed class SessionPair : IAsyncDisposable
 
     public static SessionPair InMemory(MoqOrigin? relay = null, string protocol = "moq-lite-05", MoqSessionOptions? serverOptions = null)
     {
+        relay ??= new MoqOrigin();
         var (client, server) = MemoryTransport.CreatePair(protocol);
-        return new SessionPair(client, server, relay, serverOptions);
+        return new SessionPair(
+            LiteSession.Start(client, new MoqOrigin(), new MoqSessionOptions { AnnounceOnStart = false }),
+            LiteSession.Start(server, relay, serverOptions),
+            relay);
     }
 
     public async ValueTask DisposeAsync()

@@ -7,8 +7,8 @@ namespace MoqLite.Protocol.Tests.Sessions;
 /// <summary>Session behaviour over the in-memory transport; the QMux suite repeats it over a loopback WebSocket.</summary>
 public class SessionTests
 {
-    internal virtual SessionPair Connect(MoqOrigin? relay = null, string protocol = "moq-lite-05", MoqSessionOptions? serverOptions = null) =>
-        SessionPair.InMemory(relay, protocol, serverOptions);
+    internal virtual Task<SessionPair> Connect(MoqOrigin? relay = null, string protocol = "moq-lite-05", MoqSessionOptions? serverOptions = null) =>
+        Task.FromResult(SessionPair.InMemory(relay, protocol, serverOptions));
 
     [Theory]
     [InlineData("moq-lite-05")]
@@ -16,7 +16,7 @@ public class SessionTests
     [InlineData("moq-lite-03")]
     public async Task Client_publishes_and_the_relay_serves_it_back(string protocol)
     {
-        await using var pair = Connect(protocol: protocol);
+        await using var pair = await Connect(protocol: protocol);
         var broadcast = new MoqBroadcast();
         var track = broadcast.CreateTrack("chat", new TrackInfo(1, false, TimeSpan.FromSeconds(3), 1000));
         pair.ClientOrigin.Publish("alice", broadcast);
@@ -43,7 +43,7 @@ public class SessionTests
     [Fact]
     public async Task Frame_timestamps_survive_the_wire()
     {
-        await using var pair = Connect();
+        await using var pair = await Connect();
         var broadcast = new MoqBroadcast();
         pair.Relay.Publish("clock", broadcast);
         var track = broadcast.CreateTrack("seconds", TrackInfo.Default);
@@ -70,7 +70,7 @@ public class SessionTests
     [Fact]
     public async Task Late_subscriber_starts_at_the_latest_group()
     {
-        await using var pair = Connect();
+        await using var pair = await Connect();
         var broadcast = new MoqBroadcast();
         var track = broadcast.CreateTrack("t", TrackInfo.Default);
         pair.Relay.Publish("live", broadcast);
@@ -95,7 +95,7 @@ public class SessionTests
     [Fact]
     public async Task Prefix_discovery_reports_active_and_ended()
     {
-        await using var pair = Connect();
+        await using var pair = await Connect();
         var early = new MoqBroadcast();
         pair.Relay.Publish("room/early", early);
         pair.Relay.Publish("other/x", new MoqBroadcast());
@@ -118,8 +118,8 @@ public class SessionTests
     public async Task Publisher_leaving_ends_the_track_and_withdraws_the_announcement()
     {
         var relay = new MoqOrigin();
-        await using var publisher = Connect(relay);
-        await using var subscriber = Connect(relay);
+        await using var publisher = await Connect(relay);
+        await using var subscriber = await Connect(relay);
         var broadcast = new MoqBroadcast();
         var track = broadcast.CreateTrack("t", TrackInfo.Default);
         publisher.ClientOrigin.Publish("bob", broadcast);
@@ -143,7 +143,7 @@ public class SessionTests
     [Fact]
     public async Task Subscribe_update_is_accepted_and_closing_the_stream_unsubscribes()
     {
-        await using var pair = Connect();
+        await using var pair = await Connect();
         var broadcast = new MoqBroadcast();
         var track = broadcast.CreateTrack("t", TrackInfo.Default);
         pair.Relay.Publish("b", broadcast);
@@ -170,7 +170,7 @@ public class SessionTests
     [Fact]
     public async Task Fetch_returns_one_cached_group()
     {
-        await using var pair = Connect();
+        await using var pair = await Connect();
         var broadcast = new MoqBroadcast();
         var track = broadcast.CreateTrack("t", TrackInfo.Default);
         pair.Relay.Publish("f", broadcast);
@@ -190,7 +190,7 @@ public class SessionTests
     [Fact]
     public async Task Unknown_broadcast_is_not_found()
     {
-        await using var pair = Connect();
+        await using var pair = await Connect();
         var track = await pair.Client.Consume("nobody").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
         Assert.Null(track);
     }
@@ -199,13 +199,13 @@ public class SessionTests
     public async Task Hundred_subscribers_share_one_upstream_subscription()
     {
         var relay = new MoqOrigin();
-        await using var publisher = Connect(relay);
+        await using var publisher = await Connect(relay);
         var broadcast = new MoqBroadcast();
         var track = broadcast.CreateTrack("t", TrackInfo.Default);
         publisher.ClientOrigin.Publish("fan", broadcast);
         await relay.WaitForBroadcastAsync("fan");
 
-        var subscribers = Enumerable.Range(0, 100).Select(_ => Connect(relay)).ToList();
+        var subscribers = (await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Connect(relay)))).ToList();
         try
         {
             var subscriptions = await Task.WhenAll(subscribers.Select(async s =>
@@ -214,7 +214,7 @@ public class SessionTests
                 return remote!.Subscribe();
             }));
             await WaitUntilAsync(() => relay.TryGetBroadcast("fan")!.GetTrackAsync("t").AsTask().Result!.SubscriptionCount == 100);
-            Assert.Equal(1, track.SubscriptionCount);
+            await WaitUntilAsync(() => track.SubscriptionCount == 1);
 
             var group = track.AppendGroup();
             group.WriteStrings("to-all");
@@ -225,6 +225,7 @@ public class SessionTests
                 return (await g!.ReadStringsAsync()).Single();
             }));
             Assert.All(received, r => Assert.Equal("to-all", r));
+            Assert.Equal(1, track.SubscriptionCount);
 
             foreach (var s in subscriptions)
             {
@@ -246,7 +247,7 @@ public class SessionTests
     public async Task Malformed_input_closes_only_that_session()
     {
         var relay = new MoqOrigin();
-        await using var healthy = Connect(relay);
+        await using var healthy = await Connect(relay);
         var (attacker, server) = MemoryTransport.CreatePair();
         var victim = Lite.LiteSession.Start(server, relay);
 

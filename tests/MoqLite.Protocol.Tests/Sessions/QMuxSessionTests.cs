@@ -1,0 +1,173 @@
+using MoqLite.Client;
+using MoqLite.Lite;
+using MoqLite.Model;
+using MoqLite.Protocol.Tests.Transport;
+using MoqLite.Session;
+using MoqLite.Transport.QMux;
+
+namespace MoqLite.Protocol.Tests.Sessions;
+
+/// <summary>The whole session suite again, over QMux on a loopback WebSocket server with the .NET client.</summary>
+public sealed class QMuxSessionTests : SessionTests, IAsyncLifetime, IDisposable
+{
+    private readonly Dictionary<MoqOrigin, LoopbackQMuxServer> _servers = [];
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    internal override async Task<SessionPair> Connect(MoqOrigin? relay = null, string protocol = "moq-lite-05", MoqSessionOptions? serverOptions = null)
+    {
+        relay ??= new MoqOrigin();
+        LoopbackQMuxServer server;
+        await _gate.WaitAsync();
+        try
+        {
+            if (!_servers.TryGetValue(relay, out server!))
+            {
+                _servers[relay] = server = await LoopbackQMuxServer.StartAsync(relay, serverOptions);
+            }
+            Assert.True(LiteVersions.TryParseAlpn(protocol, out var version));
+            var client = await MoqClient.ConnectAsync(server.Uri, new MoqClientOptions { Versions = [version] });
+            var serverSession = await server.NextSessionAsync();
+            return new SessionPair((LiteSession)client, serverSession, relay);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    [Theory]
+    [InlineData(QMuxVersion.Draft00)]
+    [InlineData(QMuxVersion.Draft01)]
+    [InlineData(QMuxVersion.Draft02)]
+    public async Task Each_qmux_draft_carries_a_session(QMuxVersion draft)
+    {
+        var relay = new MoqOrigin();
+        await using var server = await LoopbackQMuxServer.StartAsync(relay);
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        relay.Publish("d", broadcast);
+        await using var client = await MoqClient.ConnectAsync(server.Uri, new MoqClientOptions { QMuxDrafts = [draft] });
+        Assert.Equal(draft, ((QMuxConnection)client.Connection).Version);
+
+        var remote = await client.Consume("d").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        await WaitUntilAsync(() => track.SubscriptionCount == 1);
+        // A group bigger than one WebSocket message and than the initial stream window crosses both limits.
+        var payload = new byte[3 * 1024 * 1024];
+        Random.Shared.NextBytes(payload);
+        var group = track.AppendGroup();
+        group.WriteFrame(payload, 1);
+        group.Complete();
+        using var received = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var frame = await received!.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.True(frame!.Value.Payload.Span.SequenceEqual(payload));
+    }
+
+    [Fact]
+    public async Task A_publisher_opening_thousands_of_group_streams_never_stalls_on_stream_credit()
+    {
+        var relay = new MoqOrigin();
+        await using var server = await LoopbackQMuxServer.StartAsync(relay);
+        await using var client = await MoqClient.ConnectAsync(server.Uri);
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        client.Origin.Publish("many", broadcast);
+        var serverSession = await server.NextSessionAsync();
+        var relayed = await relay.WaitForBroadcastAsync("many");
+        var relayTrack = await relayed.GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = relayTrack!.Subscribe(maxBacklog: 4096);
+        await WaitUntilAsync(() => track.SubscriptionCount == 1);
+
+        // Far more group streams than the 256 the server grants at once: credit must be replenished as they finish.
+        // Batches stay within the relay's in-flight bound, so no group is dropped as stale.
+        const int batches = 250, perBatch = 4;
+        for (var batch = 0; batch < batches; batch++)
+        {
+            for (var i = 0; i < perBatch; i++)
+            {
+                var group = track.AppendGroup();
+                group.WriteStrings($"g{group.Sequence}");
+                group.Complete();
+            }
+            for (var i = 0; i < perBatch; i++)
+            {
+                using var g = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+                Assert.Equal($"g{g!.Sequence}", (await g.ReadStringsAsync()).Single());
+            }
+        }
+        Assert.False(serverSession.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Garbage_on_the_websocket_closes_only_that_connection()
+    {
+        var relay = new MoqOrigin();
+        await using var server = await LoopbackQMuxServer.StartAsync(relay);
+        await using var healthy = await MoqClient.ConnectAsync(server.Uri);
+        var healthyServer = await server.NextSessionAsync();
+
+        using var raw = new System.Net.WebSockets.ClientWebSocket();
+        raw.Options.AddSubProtocol("qmux-01.moq-lite-05");
+        await raw.ConnectAsync(server.Uri, CancellationToken.None);
+        var victim = await server.NextSessionAsync();
+        await raw.SendAsync(new byte[] { 0x3f, 0xff, 0x00 }, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+        var closed = await victim.Completion.WaitAsync(SessionPair.Timeout);
+        Assert.Equal((ulong)MoqErrorCode.ProtocolViolation, closed.Code);
+
+        relay.Publish("ok", new MoqBroadcast());
+        await using var announcements = healthy.AnnouncedAsync("").GetAsyncEnumerator();
+        Assert.True(await announcements.MoveNextAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal("ok", announcements.Current.Path);
+        Assert.False(healthyServer.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Congested_connection_sends_the_higher_priority_track_first()
+    {
+        var relay = new MoqOrigin();
+        // Small windows make the connection congested as soon as both groups are written.
+        await using var server = await LoopbackQMuxServer.StartAsync(relay);
+        var broadcast = new MoqBroadcast();
+        var low = broadcast.CreateTrack("low", TrackInfo.Default with { Priority = 0 });
+        var high = broadcast.CreateTrack("high", TrackInfo.Default with { Priority = 200 });
+        relay.Publish("p", broadcast);
+        await using var client = await MoqClient.ConnectAsync(server.Uri, new MoqClientOptions { QMux = new QMuxOptions { ReceiveWindow = 64 * 1024, StreamReceiveWindow = 64 * 1024 } });
+        var consumer = client.Consume("p");
+        var lowTrack = await consumer.GetTrackAsync("low").AsTask().WaitAsync(SessionPair.Timeout);
+        var highTrack = await consumer.GetTrackAsync("high").AsTask().WaitAsync(SessionPair.Timeout);
+        using var lowSub = lowTrack!.Subscribe();
+        using var highSub = highTrack!.Subscribe();
+        await WaitUntilAsync(() => low.SubscriptionCount == 1 && high.SubscriptionCount == 1);
+
+        // The client subscribes with each track's published priority; both groups are queued at once.
+        var big = new byte[2 * 1024 * 1024];
+        var lowGroup = low.AppendGroup();
+        lowGroup.WriteFrame(big, 0);
+        lowGroup.Complete();
+        var highGroup = high.AppendGroup();
+        highGroup.WriteFrame(big, 0);
+        highGroup.Complete();
+
+        using var l = await lowSub.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        using var h = await highSub.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var lowDone = l!.ReadFrameAsync().AsTask().ContinueWith(t => { order.Enqueue("low"); return t.Result; }, TaskScheduler.Default);
+        var highDone = h!.ReadFrameAsync().AsTask().ContinueWith(t => { order.Enqueue("high"); return t.Result; }, TaskScheduler.Default);
+        await Task.WhenAll(lowDone, highDone).WaitAsync(SessionPair.Timeout);
+        Assert.Equal(big.Length, (await lowDone)!.Value.Payload.Length);
+        Assert.Equal(big.Length, (await highDone)!.Value.Payload.Length);
+        Assert.Equal(["high", "low"], order);
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public void Dispose() => _gate.Dispose();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var server in _servers.Values)
+        {
+            await server.DisposeAsync();
+        }
+    }
+}
