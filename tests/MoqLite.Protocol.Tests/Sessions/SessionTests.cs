@@ -244,6 +244,51 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task A_stalled_subscriber_never_blocks_the_publisher_or_the_others()
+    {
+        var relay = new MoqOrigin();
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        relay.Publish("s", broadcast);
+        await using var healthy = await Connect(relay);
+
+        // The stalled peer subscribes and then never reads a single group stream.
+        var (stalled, server) = MemoryTransport.CreatePair();
+        var stalledServer = Lite.LiteSession.Start(server, relay);
+        var subscribe = await stalled.OpenBidirectionalStreamAsync();
+        Coding.VarInt.Write(subscribe.Output!, (ulong)Lite.LiteBidiType.Subscribe);
+        Lite.LiteCodec.Write(subscribe.Output!, new Lite.Messages.Subscribe(0, "s", "t", 0, false, 0, null, null), Lite.LiteVersion.Lite05);
+        await subscribe.Output!.FlushAsync();
+        await WaitUntilAsync(() => track.SubscriptionCount == 1);
+
+        var remote = await healthy.Client.Consume("s").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe(maxBacklog: 64);
+        await WaitUntilAsync(() => track.SubscriptionCount == 2);
+
+        var payload = new byte[128 * 1024];
+        const int groups = 40;
+        for (var i = 0; i < groups; i++)
+        {
+            // Never blocks: the publisher only appends to the track.
+            var group = track.AppendGroup();
+            group.WriteFrame(payload, i);
+            group.Complete();
+        }
+        var received = new HashSet<ulong>();
+        while (!received.Contains(groups - 1))
+        {
+            using var g = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            if ((await g!.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout)) is { } frame)
+            {
+                Assert.Equal(payload.Length, frame.Payload.Length);
+                received.Add(g.Sequence);
+            }
+        }
+        Assert.False(stalledServer.Completion.IsCompleted);
+        await stalled.CloseAsync(0, "done");
+    }
+
+    [Fact]
     public async Task Malformed_input_closes_only_that_session()
     {
         var relay = new MoqOrigin();

@@ -1,0 +1,55 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using MoqLite.Client;
+using MoqLite.Lite;
+using MoqLite.Model;
+using MoqLite.Protocol.Tests.Sessions;
+using MoqLite.Transport.Quic;
+using Xunit.Abstractions;
+
+namespace MoqLite.Protocol.Tests.Transport;
+
+/// <summary>Raw QUIC end to end. Needs libmsquic; without it the test says so and skips.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[System.Runtime.Versioning.SupportedOSPlatform("windows")]
+[System.Runtime.Versioning.SupportedOSPlatform("osx")]
+public class QuicTransportTests(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public async Task Publish_and_subscribe_over_raw_quic()
+    {
+        if (!QuicTransport.IsSupported)
+        {
+            output.WriteLine("Skipped: QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).");
+        }
+        Skip.IfNot(QuicTransport.IsSupported, "QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).");
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var relay = new MoqOrigin();
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        relay.Publish("q", broadcast);
+
+        await using var listener = await QuicTransport.ListenAsync(new IPEndPoint(IPAddress.Loopback, 0), certificate);
+        var accept = Task.Run(async () => LiteSession.Start(await listener.AcceptAsync(), relay));
+        await using var client = await MoqClient.ConnectAsync(new Uri($"moqt://127.0.0.1:{listener.LocalEndPoint.Port}/"), new MoqClientOptions
+        {
+            // Pin the test certificate, as a browser pins a dev certificate by hash.
+            QuicCertificateValidation = (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString(),
+        });
+        await using var server = await accept.WaitAsync(SessionPair.Timeout);
+        Assert.Equal("moq-lite-05", client.Protocol);
+
+        var remote = await client.Consume("q").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        await SessionTests.WaitUntilAsync(() => track.SubscriptionCount == 1);
+        var group = track.AppendGroup();
+        group.WriteStrings("over", "quic");
+        group.Complete();
+        using var received = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal(["over", "quic"], await received!.ReadStringsAsync());
+    }
+}
