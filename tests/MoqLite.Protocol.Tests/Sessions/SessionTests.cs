@@ -289,6 +289,34 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task Goaway_reaches_the_peer_with_its_uri()
+    {
+        await using var pair = await Connect();
+        var received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pair.Client.GoawayReceived += uri => received.TrySetResult(uri);
+        await pair.Server.GoawayAsync("https://other.example/moq");
+        Assert.Equal("https://other.example/moq", await received.Task.WaitAsync(SessionPair.Timeout));
+    }
+
+    [Fact]
+    public async Task Subscriptions_beyond_the_limit_are_refused_with_bounds_exceeded()
+    {
+        await using var pair = await Connect(serverOptions: new MoqSessionOptions { MaxSubscriptions = 1 });
+        var broadcast = new MoqBroadcast();
+        broadcast.CreateTrack("a", TrackInfo.Default);
+        broadcast.CreateTrack("b", TrackInfo.Default);
+        pair.Relay.Publish("lim", broadcast);
+        var consumer = pair.Client.Consume("lim");
+        var first = await consumer.GetTrackAsync("a").AsTask().WaitAsync(SessionPair.Timeout);
+        using var one = first!.Subscribe();
+        var second = await consumer.GetTrackAsync("b").AsTask().WaitAsync(SessionPair.Timeout);
+        using var two = second!.Subscribe();
+        var error = await Assert.ThrowsAsync<MoqException>(() => two.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal(MoqErrorCode.BoundsExceeded, error.Code);
+        Assert.False(pair.Server.Completion.IsCompleted);
+    }
+
+    [Fact]
     public async Task Malformed_input_closes_only_that_session()
     {
         var relay = new MoqOrigin();

@@ -54,6 +54,8 @@ internal sealed class LoopbackQMuxServer : IAsyncDisposable
             {
                 Root = context.Request.Path.Value ?? string.Empty,
                 MaxGroupsInFlight = options?.MaxGroupsInFlight ?? 8,
+                MaxSubscriptions = options?.MaxSubscriptions ?? 1000,
+                MaxAnnouncements = options?.MaxAnnouncements ?? 1000,
                 CanPublish = options?.CanPublish,
                 CanSubscribe = options?.CanSubscribe,
             };
