@@ -83,21 +83,7 @@ internal sealed class QMuxStream : MoqTransportStream
 
     public long ReadySequence { get; set; }
 
-    public override void Reset(ulong code)
-    {
-        lock (_connection.Gate)
-        {
-            if (SendDone)
-            {
-                return;
-            }
-            SendDone = true;
-            _connection.RemoveReadyLocked(this);
-            _send!.Reader.Complete(new MoqStreamAbortedException(code, $"stream {Id} was reset locally"));
-        }
-        _connection.QueueControl(QMuxFrameType.ResetStream, (ulong)Id, code, SendOffset);
-        RetireIfDone();
-    }
+    public override void Reset(ulong code) => AbandonSend(code, $"stream {Id} was reset locally");
 
     public override void StopSending(ulong code)
     {
@@ -171,7 +157,11 @@ internal sealed class QMuxStream : MoqTransportStream
         RetireIfDone();
     }
 
-    public void PeerStopSending(ulong code)
+    // QUIC: answer STOP_SENDING with RESET_STREAM.
+    public void PeerStopSending(ulong code) => AbandonSend(code, $"stream {Id} was stopped by the peer with code {code}");
+
+    /// <summary>Ends the send direction with RESET_STREAM; the application's next flush fails with the reason.</summary>
+    private void AbandonSend(ulong code, string reason)
     {
         lock (_connection.Gate)
         {
@@ -181,9 +171,8 @@ internal sealed class QMuxStream : MoqTransportStream
             }
             SendDone = true;
             _connection.RemoveReadyLocked(this);
-            _send!.Reader.Complete(new MoqStreamAbortedException(code, $"stream {Id} was stopped by the peer with code {code}"));
+            _send!.Reader.Complete(new MoqStreamAbortedException(code, reason));
         }
-        // QUIC: answer STOP_SENDING with RESET_STREAM.
         _connection.QueueControl(QMuxFrameType.ResetStream, (ulong)Id, code, SendOffset);
         RetireIfDone();
     }
