@@ -121,44 +121,6 @@ public sealed class QMuxSessionTests : SessionTests, IAsyncLifetime, IDisposable
         Assert.False(healthyServer.Completion.IsCompleted);
     }
 
-    [Fact]
-    public async Task Congested_connection_sends_the_higher_priority_track_first()
-    {
-        var relay = new MoqOrigin();
-        // Small windows make the connection congested as soon as both groups are written.
-        await using var server = await LoopbackQMuxServer.StartAsync(relay);
-        var broadcast = new MoqBroadcast();
-        var low = broadcast.CreateTrack("low", TrackInfo.Default with { Priority = 0 });
-        var high = broadcast.CreateTrack("high", TrackInfo.Default with { Priority = 200 });
-        relay.Publish("p", broadcast);
-        await using var client = await MoqClient.ConnectAsync(server.Uri, new MoqClientOptions { QMux = new QMuxOptions { ReceiveWindow = 64 * 1024, StreamReceiveWindow = 64 * 1024 } });
-        var consumer = client.Consume("p");
-        var lowTrack = await consumer.GetTrackAsync("low").AsTask().WaitAsync(SessionPair.Timeout);
-        var highTrack = await consumer.GetTrackAsync("high").AsTask().WaitAsync(SessionPair.Timeout);
-        using var lowSub = lowTrack!.Subscribe();
-        using var highSub = highTrack!.Subscribe();
-        await WaitUntilAsync(() => low.SubscriptionCount == 1 && high.SubscriptionCount == 1);
-
-        // The client subscribes with each track's published priority; both groups are queued at once.
-        var big = new byte[2 * 1024 * 1024];
-        var lowGroup = low.AppendGroup();
-        lowGroup.WriteFrame(big, 0);
-        lowGroup.Complete();
-        var highGroup = high.AppendGroup();
-        highGroup.WriteFrame(big, 0);
-        highGroup.Complete();
-
-        using var l = await lowSub.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
-        using var h = await highSub.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
-        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var lowDone = l!.ReadFrameAsync().AsTask().ContinueWith(t => { order.Enqueue("low"); return t.Result; }, TaskScheduler.Default);
-        var highDone = h!.ReadFrameAsync().AsTask().ContinueWith(t => { order.Enqueue("high"); return t.Result; }, TaskScheduler.Default);
-        await Task.WhenAll(lowDone, highDone).WaitAsync(SessionPair.Timeout);
-        Assert.Equal(big.Length, (await lowDone)!.Value.Payload.Length);
-        Assert.Equal(big.Length, (await highDone)!.Value.Payload.Length);
-        Assert.Equal(["high", "low"], order);
-    }
-
     public Task InitializeAsync() => Task.CompletedTask;
 
     public void Dispose() => _gate.Dispose();
