@@ -1,5 +1,3 @@
-using System.IO.Pipelines;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MoqLite.Coding;

@@ -13,7 +13,7 @@ public sealed class MoqTrack
     private readonly List<MoqGroup> _cache = [];
     private readonly List<TrackSubscription> _subscriptions = [];
     private ulong _nextSequence;
-    private int _maxCachedGroups;
+    private readonly int _maxCachedGroups;
 
     /// <summary>Creates a track; normally through <see cref="MoqBroadcast.CreateTrack"/>.</summary>
     public MoqTrack(string name, TrackInfo info, int maxCachedGroups = 64)
@@ -224,7 +224,6 @@ public sealed class MoqTrack
         {
             subscription.Finish(code);
         }
-        _maxCachedGroups = 1;
     }
 }
 

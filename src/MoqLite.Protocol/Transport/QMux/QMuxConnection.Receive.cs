@@ -320,7 +320,7 @@ public sealed partial class QMuxConnection
             {
                 throw QMuxTransportParameters.Violation($"stream {id} is send-only for the peer's side");
             }
-            if (index >= (unidirectional ? _openedUni : _openedBidi))
+            if (index >= _openedBidi)
             {
                 throw QMuxTransportParameters.Violation($"stream {id} was never opened");
             }
@@ -433,7 +433,7 @@ public sealed partial class QMuxConnection
         _sendSignal.Set();
     }
 
-    internal ulong InitialReceiveWindow(QMuxStream stream) => _options.StreamReceiveWindow;
+    internal ulong StreamReceiveWindow => _options.StreamReceiveWindow;
 
     internal ulong InitialSendWindow(QMuxStream stream)
     {

@@ -30,7 +30,7 @@ internal sealed class QMuxStream : MoqTransportStream
         {
             _receive = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
             _input = new ReceiveReader(this, _receive.Reader);
-            ReceiveMax = connection.InitialReceiveWindow(this);
+            ReceiveMax = connection.StreamReceiveWindow;
         }
         else
         {
