@@ -37,10 +37,13 @@ public sealed class MoqBroadcast
     /// <summary>The session (or other owner) that brought this broadcast in, used to avoid echoing it back.</summary>
     public object? Owner { get; init; }
 
+    /// <summary>The clock that ages this broadcast's groups against each track's max latency.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Adds a track that exists for the life of the broadcast.</summary>
     public MoqTrack CreateTrack(string name, TrackInfo info)
     {
-        var track = new MoqTrack(name, info);
+        var track = new MoqTrack(name, info, timeProvider: TimeProvider);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(IsClosed, this);

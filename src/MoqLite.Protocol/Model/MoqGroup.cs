@@ -25,7 +25,7 @@ public sealed class MoqGroup
     {
         Sequence = sequence;
         Track = track;
-        CreatedTimestamp = Environment.TickCount64;
+        CreatedTimestamp = track?.NowMilliseconds() ?? Environment.TickCount64;
     }
 
     /// <summary>The group sequence number within its track.</summary>
@@ -46,6 +46,7 @@ public sealed class MoqGroup
     /// <summary>Payload bytes written so far.</summary>
     public long ByteCount => Interlocked.Read(ref _bytes);
 
+    /// <summary>When the group was created, in milliseconds of its track's clock.</summary>
     internal long CreatedTimestamp { get; }
 
     /// <summary>Appends a frame.</summary>

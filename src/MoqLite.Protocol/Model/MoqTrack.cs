@@ -14,9 +14,14 @@ public sealed class MoqTrack
     private readonly List<TrackSubscription> _subscriptions = [];
     private ulong _nextSequence;
     private readonly int _maxCachedGroups;
+    private readonly TimeProvider _time;
 
     /// <summary>Creates a track; normally through <see cref="MoqBroadcast.CreateTrack"/>.</summary>
-    public MoqTrack(string name, TrackInfo info, int maxCachedGroups = 64)
+    /// <param name="name">The track name.</param>
+    /// <param name="info">The publisher's properties.</param>
+    /// <param name="maxCachedGroups">The most groups kept for late joiners and FETCH, whatever their age.</param>
+    /// <param name="timeProvider">The clock that ages groups against <see cref="TrackInfo.LatencyMax"/>; the system clock when null.</param>
+    public MoqTrack(string name, TrackInfo info, int maxCachedGroups = 64, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (info.Timescale == 0)
@@ -27,6 +32,7 @@ public sealed class MoqTrack
         Name = name;
         Info = info;
         _maxCachedGroups = maxCachedGroups;
+        _time = timeProvider ?? TimeProvider.System;
     }
 
     /// <summary>The track name.</summary>
@@ -182,6 +188,9 @@ public sealed class MoqTrack
         return group;
     }
 
+    /// <summary>Milliseconds on this track's clock, the unit groups are aged in.</summary>
+    internal long NowMilliseconds() => (long)(_time.GetTimestamp() * 1000.0 / _time.TimestampFrequency);
+
     private void InsertIntoCache(MoqGroup group)
     {
         var index = _cache.Count;
@@ -191,7 +200,7 @@ public sealed class MoqTrack
         }
         _cache.Insert(index, group);
         // Evict groups older than the latest by more than the publisher's max latency, and past the count cap.
-        var horizon = Environment.TickCount64 - (long)Info.LatencyMax.TotalMilliseconds;
+        var horizon = NowMilliseconds() - (long)Info.LatencyMax.TotalMilliseconds;
         while (_cache.Count > 1 && (_cache.Count > _maxCachedGroups || (_cache[0].CreatedTimestamp < horizon && _cache[0].IsCompleted)))
         {
             _cache[0].Release();

@@ -338,6 +338,62 @@ public class SessionTests
         Assert.False(healthy.Server.Completion.IsCompleted);
     }
 
+    [Fact]
+    public async Task A_group_older_than_the_latency_window_is_dropped_when_a_newer_one_starts()
+    {
+        await using var pair = await Connect();
+        var clock = new ManualClock();
+        var broadcast = new MoqBroadcast { TimeProvider = clock };
+        var track = broadcast.CreateTrack("t", new TrackInfo(0, false, TimeSpan.FromSeconds(1), 1000));
+        pair.Relay.Publish("live", broadcast);
+        var stale = track.AppendGroup();
+        stale.WriteStrings("old");
+
+        var remote = await pair.Client.Consume("live").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        using var first = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal(0UL, first!.Sequence);
+        var frame = await first.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal("old", System.Text.Encoding.UTF8.GetString(frame!.Value.Payload.Span));
+
+        // Group 0 is still open when group 1 starts two seconds later, past the 1 s window: it is reset, not waited for.
+        clock.Advance(TimeSpan.FromSeconds(2));
+        var fresh = track.AppendGroup();
+        fresh.WriteStrings("new");
+        fresh.Complete();
+        using var second = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal(1UL, second!.Sequence);
+        Assert.Equal(["new"], await second.ReadStringsAsync());
+        var dropped = await Assert.ThrowsAnyAsync<MoqException>(() => first.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal(MoqErrorCode.Dropped, dropped.Code);
+    }
+
+    [Fact]
+    public async Task A_group_within_the_latency_window_is_not_dropped()
+    {
+        await using var pair = await Connect();
+        var clock = new ManualClock();
+        var broadcast = new MoqBroadcast { TimeProvider = clock };
+        var track = broadcast.CreateTrack("t", new TrackInfo(0, false, TimeSpan.FromSeconds(1), 1000));
+        pair.Relay.Publish("live", broadcast);
+        var open = track.AppendGroup();
+        open.WriteStrings("a");
+
+        var remote = await pair.Client.Consume("live").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        using var first = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        var next = track.AppendGroup();
+        next.WriteStrings("b");
+        next.Complete();
+        using var second = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal(["b"], await second!.ReadStringsAsync());
+
+        open.WriteStrings("c");
+        open.Complete();
+        Assert.Equal(["a", "c"], await first!.ReadStringsAsync());
+    }
+
     internal static async Task WaitUntilAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(SessionPair.Timeout);

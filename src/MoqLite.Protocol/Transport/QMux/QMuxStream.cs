@@ -206,8 +206,16 @@ internal sealed class QMuxStream : MoqTransportStream
         var fin = result.IsCompleted && length == available;
         if (length == 0 && !fin)
         {
-            // Nothing to send, or blocked on credit: MAX_STREAM_DATA / MAX_DATA or the next flush wakes us.
-            reader.AdvanceTo(buffer.Start, buffer.End);
+            // Nothing to send (the next flush wakes us), or blocked on credit (MAX_STREAM_DATA / MAX_DATA wakes us).
+            // Data held back for credit stays unexamined so TryRead yields it again once credit arrives.
+            if (available == 0)
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+            else
+            {
+                reader.AdvanceTo(buffer.Start);
+            }
             InReady = false;
             return 0;
         }
