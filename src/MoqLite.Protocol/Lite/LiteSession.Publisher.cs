@@ -128,6 +128,8 @@ public sealed partial class LiteSession
         {
             var track = await ResolveTrackAsync("SUBSCRIBE", subscribe.Broadcast, subscribe.Track).ConfigureAwait(false);
             using var subscription = track.Subscribe(subscribe.StartGroup, subscribe.EndGroup, _options.MaxGroupsInFlight);
+            _options.Metrics?.SubscriptionStarted();
+            using var counted = new SubscriptionCount(_options.Metrics);
             var delivery = new GroupDelivery(this, subscribe, track.Info);
             if (Version.HasTrackStream())
             {
@@ -167,6 +169,12 @@ public sealed partial class LiteSession
         {
             Interlocked.Decrement(ref _servedSubscriptions);
         }
+    }
+
+    /// <summary>Holds one place in the active-subscriptions gauge until disposed.</summary>
+    private readonly struct SubscriptionCount(Diagnostics.MoqMetrics? metrics) : IDisposable
+    {
+        public void Dispose() => metrics?.SubscriptionEnded();
     }
 
     private async Task ReadUpdatesAsync(PipeReader input, GroupDelivery delivery, CancellationTokenSource cancel)
@@ -226,11 +234,15 @@ public sealed partial class LiteSession
         long previous = 0;
         while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            long frames = 0, bytes = 0;
             while (reader.TryRead(out var frame))
             {
                 FrameCodec.Write(output, Version, frame.Timestamp - previous, frame.Payload.Span);
                 previous = frame.Timestamp;
+                frames++;
+                bytes += frame.Payload.Length;
             }
+            _options.Metrics?.FramesSent(frames, bytes);
             await PipeMessages.FlushAsync(output, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -328,10 +340,12 @@ public sealed partial class LiteSession
                 LiteCodec.Write(output, new GroupHeader(subscribe.Id, entry.Reader.Sequence), session.Version);
                 await session.WriteFramesAsync(output, entry.Reader, entry.Cancel.Token).ConfigureAwait(false);
                 await output.CompleteAsync().ConfigureAwait(false);
+                session._options.Metrics?.GroupSent();
             }
             catch (OperationCanceledException)
             {
                 stream?.Reset((ulong)MoqErrorCode.Dropped);
+                session._options.Metrics?.GroupDropped();
             }
             catch (MoqException ex)
             {

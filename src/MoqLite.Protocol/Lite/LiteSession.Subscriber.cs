@@ -110,6 +110,7 @@ public sealed partial class LiteSession
                 if (!MayPublish(originPath))
                 {
                     Log.RequestRefused(_logger, "ANNOUNCE", originPath, MoqErrorCode.Unauthorized);
+                    _options.Metrics?.Refused(MoqErrorCode.Unauthorized);
                     announcement.Broadcast!.Close();
                     continue;
                 }
@@ -200,6 +201,7 @@ public sealed partial class LiteSession
                             break;
                         }
                         group.WriteFrame(staging.AsSpan(0, stagingLength), timestamp);
+                        _options.Metrics?.FrameReceived(stagingLength);
                         ArrayPool<byte>.Shared.Return(staging);
                         staging = null;
                         continue;
@@ -214,6 +216,7 @@ public sealed partial class LiteSession
                     if (rest.Length >= length)
                     {
                         group.WriteFrame(rest.Slice(0, length), timestamp);
+                        _options.Metrics?.FrameReceived(length);
                         buffer = rest.Slice(length);
                         continue;
                     }

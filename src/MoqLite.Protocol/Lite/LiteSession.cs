@@ -93,6 +93,8 @@ public sealed partial class LiteSession : MoqSession
         // Yield so the constructor returns before any stream work starts.
         await Task.Yield();
         Log.SessionStarted(_logger, Protocol, _connection.TransportName, _root);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        _options.Metrics?.SessionStarted(_connection.TransportName);
         var accept = AcceptLoopAsync();
         Run(SendSetupAsync, "setup");
         if (_options.AnnounceOnStart && _connection.CanOpenBidirectionalStreams)
@@ -103,6 +105,7 @@ public sealed partial class LiteSession : MoqSession
         await _closing.CancelAsync().ConfigureAwait(false);
         await accept.ConfigureAwait(false);
         Log.SessionEnded(_logger, info.Code, info.Reason, info.ClosedByPeer);
+        _options.Metrics?.SessionEnded(_connection.TransportName, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         return info;
     }
 
@@ -226,6 +229,7 @@ public sealed partial class LiteSession : MoqSession
         catch (MoqException ex)
         {
             Log.StreamFailed(_logger, what, ex.Code, ex.Message);
+            _options.Metrics?.Refused(ex.Code);
             Abort(stream, (ulong)ex.Code);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException or ObjectDisposedException)

@@ -35,10 +35,16 @@ public sealed class MoqSessionOptions
     /// <summary>Decides whether the peer may discover and subscribe to an origin path; null allows everything.</summary>
     public Func<string, bool>? CanSubscribe { get; set; }
 
+    /// <summary>Where the session records its metrics; null records none.</summary>
+    public Diagnostics.MoqMetrics? Metrics { get; set; }
+
     /// <summary>
     /// The request path (and query) a client sends in SETUP on transports without a request URI (raw QUIC); null elsewhere.
     /// </summary>
     public string? SetupPath { get; set; }
+
+    /// <summary>A copy to specialise per session (root, rights) without touching the shared defaults.</summary>
+    internal MoqSessionOptions Clone() => (MoqSessionOptions)MemberwiseClone();
 
     internal MoqSessionOptions WithSetupPath(string path)
     {

@@ -1,0 +1,331 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+
+namespace MoqLite.AspNetCore.WebTransport;
+
+/// <summary>
+/// One WebTransport stream on Kestrel's QUIC transport. Kestrel stops reading a stream whose output completed before
+/// the peer's FIN was read, losing the peer's last bytes, so a local FIN on a bidirectional stream is held until the
+/// peer's side is done (its FIN read, or the application gave up reading, in which case the rest is drained).
+/// Kestrel returns stream credit to the peer only when a stream is disposed, which happens once both sides are done.
+/// </summary>
+internal sealed class WebTransportMoqStream : Transport.MoqTransportStream
+{
+    private readonly ConnectionContext _stream;
+    private readonly Action<WebTransportMoqStream> _finished;
+    private readonly object _gate = new();
+    private readonly InputReader? _input;
+    private readonly HeldFinWriter? _output;
+    private bool _inputDone;
+    private bool _outputDone;
+    private bool _finPending;
+    private bool _disposed;
+
+    public WebTransportMoqStream(ConnectionContext stream, bool unidirectional, bool isLocal, Action<WebTransportMoqStream> finished)
+    {
+        _stream = stream;
+        _finished = finished;
+        IsUnidirectional = unidirectional;
+        IsLocal = isLocal;
+        Id = stream.Features.Get<IStreamIdFeature>()?.StreamId ?? -1;
+        if (!(unidirectional && isLocal))
+        {
+            _input = new InputReader(this, stream.Transport.Input);
+        }
+        else
+        {
+            _inputDone = true;
+        }
+        if (!(unidirectional && !isLocal))
+        {
+            _output = new HeldFinWriter(this, stream.Transport.Output);
+        }
+        else
+        {
+            _outputDone = true;
+        }
+    }
+
+    public override long Id { get; }
+
+    public override bool IsUnidirectional { get; }
+
+    public override bool IsLocal { get; }
+
+    public override PipeReader? Input => _input;
+
+    public override PipeWriter? Output => _output;
+
+    public override void Reset(ulong code)
+    {
+        if (_output is null)
+        {
+            return;
+        }
+        _stream.Features.Get<IStreamAbortFeature>()?.AbortWrite((long)code, new ConnectionAbortedException("reset by the application"));
+        _output.CompleteInner();
+        OutputFinished();
+    }
+
+    public override void StopSending(ulong code)
+    {
+        if (_input is null)
+        {
+            return;
+        }
+        bool drain;
+        lock (_gate)
+        {
+            drain = _finPending;
+        }
+        if (drain)
+        {
+            // Our FIN waits for the peer's: read the rest ourselves rather than stop the peer mid-write.
+            _ = DrainAsync();
+            return;
+        }
+        _stream.Features.Get<IStreamAbortFeature>()?.AbortRead((long)code, new ConnectionAbortedException("stop sending"));
+        _input.CompleteInner();
+        InputFinished();
+    }
+
+    /// <summary>Aborts whatever is still open, for the end of the session.</summary>
+    public void Abort()
+    {
+        _stream.Abort(new ConnectionAbortedException("WebTransport session ended"));
+        Dispose();
+    }
+
+    private void RequestFin()
+    {
+        bool now;
+        lock (_gate)
+        {
+            now = _inputDone;
+            _finPending = !now;
+        }
+        if (now)
+        {
+            _output!.CompleteInner();
+            OutputFinished();
+        }
+    }
+
+    private void InputFinished()
+    {
+        bool sendFin;
+        lock (_gate)
+        {
+            if (_inputDone)
+            {
+                return;
+            }
+            _inputDone = true;
+            sendFin = _finPending;
+            _finPending = false;
+        }
+        if (sendFin)
+        {
+            _output!.CompleteInner();
+            lock (_gate)
+            {
+                _outputDone = true;
+            }
+        }
+        DisposeIfDone();
+    }
+
+    private void OutputFinished()
+    {
+        lock (_gate)
+        {
+            _outputDone = true;
+        }
+        DisposeIfDone();
+    }
+
+    private void DisposeIfDone()
+    {
+        lock (_gate)
+        {
+            if (!_inputDone || !_outputDone)
+            {
+                return;
+            }
+        }
+        Dispose();
+    }
+
+    private void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+        }
+        _finished(this);
+        _ = _stream.DisposeAsync().AsTask();
+    }
+
+    private async Task DrainAsync()
+    {
+        var input = _stream.Transport.Input;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync().ConfigureAwait(false);
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is ConnectionAbortedException or ConnectionResetException or IOException or InvalidOperationException or OperationCanceledException)
+        {
+            // The peer reset instead: it is done either way.
+        }
+        _input!.CompleteInner();
+        InputFinished();
+    }
+
+    /// <summary>Notices the peer's FIN and the application letting go, so the held FIN can follow.</summary>
+    private sealed class InputReader(WebTransportMoqStream owner, PipeReader inner) : PipeReader
+    {
+        private int _completed;
+
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            ReadResult result;
+            try
+            {
+                result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ConnectionAbortedException or ConnectionResetException)
+            {
+                owner.InputFinished();
+                throw new MoqStreamAbortedException((ulong)MoqErrorCode.Cancel, "the peer aborted the stream: " + ex.Message);
+            }
+            if (result.IsCompleted)
+            {
+                owner.InputFinished();
+            }
+            return result;
+        }
+
+        public override bool TryRead(out ReadResult result)
+        {
+            var read = inner.TryRead(out result);
+            if (read && result.IsCompleted)
+            {
+                owner.InputFinished();
+            }
+            return read;
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+            bool pending;
+            lock (owner._gate)
+            {
+                pending = owner._finPending && !owner._inputDone;
+            }
+            if (pending)
+            {
+                _ = owner.DrainAsync();
+                return;
+            }
+            CompleteInner();
+            owner.InputFinished();
+        }
+
+        public void CompleteInner()
+        {
+            if (Interlocked.Exchange(ref _completed, 1) == 0)
+            {
+                inner.Complete();
+            }
+        }
+    }
+
+    /// <summary>Completing sends FIN — immediately on a unidirectional stream, after the peer's FIN on a bidirectional one.</summary>
+    private sealed class HeldFinWriter(WebTransportMoqStream owner, PipeWriter inner) : PipeWriter
+    {
+        private int _completed;
+
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ConnectionAbortedException or ConnectionResetException)
+            {
+                owner.OutputFinished();
+                throw new MoqStreamAbortedException((ulong)MoqErrorCode.Cancel, "the peer stopped the stream: " + ex.Message);
+            }
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+            if (exception is not null)
+            {
+                owner.Reset(exception is MoqException moq ? (ulong)moq.Code : (ulong)MoqErrorCode.Cancel);
+                return;
+            }
+            // Whatever was written still has to go out before the FIN, held or not.
+            _ = FlushThenFinAsync();
+        }
+
+        public override async ValueTask CompleteAsync(Exception? exception = null)
+        {
+            if (exception is not null)
+            {
+                owner.Reset(exception is MoqException moq ? (ulong)moq.Code : (ulong)MoqErrorCode.Cancel);
+                return;
+            }
+            await FlushThenFinAsync().ConfigureAwait(false);
+        }
+
+        public void CompleteInner()
+        {
+            if (Interlocked.Exchange(ref _completed, 1) == 0)
+            {
+                inner.Complete();
+            }
+        }
+
+        private async Task FlushThenFinAsync()
+        {
+            try
+            {
+                await inner.FlushAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ConnectionAbortedException or ConnectionResetException or InvalidOperationException)
+            {
+                owner.OutputFinished();
+                return;
+            }
+            owner.RequestFin();
+        }
+    }
+}
