@@ -64,6 +64,28 @@ public static class MoqClient
         return LiteSession.Start(connection, options.Origin, session, options.Logger);
     }
 
+    /// <summary>
+    /// Starts a client session over a WebSocket that is already open (for example from a test server), whose
+    /// negotiated subprotocol names the QMux draft and lite version.
+    /// </summary>
+    public static MoqSession Start(WebSocket socket, MoqClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        options ??= new MoqClientOptions();
+        return LiteSession.Start(StartQMux(socket, options), options.Origin, options.Session, options.Logger);
+    }
+
+    private static QMuxConnection StartQMux(WebSocket socket, MoqClientOptions options)
+    {
+        if (socket.SubProtocol is not { } selected || !QMuxSubprotocols.TryParse(selected, out var draft, out var alpn) || !LiteVersions.TryParseAlpn(alpn, out _))
+        {
+            socket.Abort();
+            socket.Dispose();
+            throw new MoqException(MoqErrorCode.UnknownAlpn, $"the server selected subprotocol '{socket.SubProtocol}', which is not a qmux moq-lite version we offered");
+        }
+        return QMuxConnection.Start(socket, isServer: false, draft, alpn, options.QMux);
+    }
+
     private static async Task<MoqTransportConnection> ConnectWebSocketAsync(Uri uri, MoqClientOptions options, CancellationToken cancellationToken)
     {
         var builder = new UriBuilder(uri) { Scheme = uri.Scheme is "https" or "wss" ? "wss" : "ws" };
@@ -85,12 +107,6 @@ public static class MoqClient
             socket.Dispose();
             throw;
         }
-        if (socket.SubProtocol is not { } selected || !QMuxSubprotocols.TryParse(selected, out var draft, out var alpn) || !LiteVersions.TryParseAlpn(alpn, out _))
-        {
-            socket.Abort();
-            socket.Dispose();
-            throw new MoqException(MoqErrorCode.UnknownAlpn, $"the server selected subprotocol '{socket.SubProtocol}', which is not a qmux moq-lite version we offered");
-        }
-        return QMuxConnection.Start(socket, isServer: false, draft, alpn, options.QMux);
+        return StartQMux(socket, options);
     }
 }
