@@ -14,6 +14,9 @@ public sealed class MoqLiteOptions
     /// </summary>
     public MoqSessionOptions Session { get; } = new();
 
+    /// <summary>Sessions this endpoint holds at once; further requests get 503. Default 10000.</summary>
+    public int MaxSessions { get; set; } = 10_000;
+
     /// <summary>QMux (WebSocket) windows, stream limits and idle timeout.</summary>
     public QMuxOptions QMux { get; } = new();
 

@@ -17,6 +17,10 @@ internal sealed class MoqLiteOptionsValidator : IValidateOptions<MoqLiteOptions>
         {
             failures.Add($"MoqLite:Session.{ex.ParamName} is invalid: {ex.Message.Split(" (Parameter", 2)[0]}");
         }
+        if (options.MaxSessions < 1)
+        {
+            failures.Add($"MoqLite:MaxSessions must be at least 1 (got {options.MaxSessions}).");
+        }
         var qmux = options.QMux;
         if (qmux.ReceiveWindow < 16 * 1024)
         {

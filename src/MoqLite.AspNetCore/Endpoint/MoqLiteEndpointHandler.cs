@@ -32,6 +32,7 @@ internal sealed partial class MoqLiteEndpointHandler(
 
     private readonly ILogger _logger = loggers.CreateLogger("MoqLite.AspNetCore.Endpoint");
     private readonly ILogger _sessionLogger = loggers.CreateLogger("MoqLite.Session");
+    private int _sessions;
 
     public async Task ExecuteAsync(HttpContext context)
     {
@@ -51,13 +52,25 @@ internal sealed partial class MoqLiteEndpointHandler(
             await RefuseAsync(context, status, error).ConfigureAwait(false);
             return;
         }
-        if (WebTransportEndpoint.IsWebTransportRequest(context))
+        var webTransport = WebTransportEndpoint.IsWebTransportRequest(context);
+        if (webTransport || context.WebSockets.IsWebSocketRequest)
         {
-            await WebTransportEndpoint.RunAsync(context, this, root, rights, _logger).ConfigureAwait(false);
-        }
-        else if (context.WebSockets.IsWebSocketRequest)
-        {
-            await RunWebSocketAsync(context, root, rights).ConfigureAwait(false);
+            if (Interlocked.Increment(ref _sessions) > options.Value.MaxSessions)
+            {
+                Interlocked.Decrement(ref _sessions);
+                await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {options.Value.MaxSessions} sessions").ConfigureAwait(false);
+                return;
+            }
+            try
+            {
+                await (webTransport
+                    ? WebTransportEndpoint.RunAsync(context, this, root, rights, _logger)
+                    : RunWebSocketAsync(context, root, rights)).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _sessions);
+            }
         }
         else
         {
