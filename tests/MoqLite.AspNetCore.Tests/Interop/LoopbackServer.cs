@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MoqLite.Model;
+using MoqLite.Samples.WebApp.Broadcasts;
+
+namespace MoqLite.AspNetCore.Tests.Interop;
+
+/// <summary>A real Kestrel on 127.0.0.1 and a free port serving MapMoqLite("/moq") with the sample's clock.</summary>
+internal sealed class LoopbackServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private LoopbackServer(WebApplication app, Uri uri)
+    {
+        _app = app;
+        Uri = uri;
+    }
+
+    /// <summary>The MOQ endpoint, ending in a slash: <c>http://127.0.0.1:port/moq/</c>.</summary>
+    public Uri Uri { get; }
+
+    public MoqOrigin Origin => _app.Services.GetRequiredService<MoqOrigin>();
+
+    public static async Task<LoopbackServer> StartAsync(Action<MoqLiteOptions>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddMoqLite(configure)
+            .AddBroadcast("clock", clock => clock.AddTrack<ClockTrack>("seconds"));
+        var app = builder.Build();
+        app.MapMoqLite("/moq");
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        return new LoopbackServer(app, new Uri(address + "/moq/"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
