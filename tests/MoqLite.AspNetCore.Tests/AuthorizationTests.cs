@@ -81,14 +81,16 @@ public sealed class AuthorizationTests : IClassFixture<WebApplicationFactory<Pro
     [Fact]
     public async Task A_client_publishes_only_where_its_token_allows()
     {
-        var token = Tokens.Hs256(Secret, new { root = "room1", put = "alice", get = "" });
+        var token = Tokens.Hs256(Secret, new { root = "room1", put = new[] { "alice", "carol" }, get = "" });
         var origin = new MoqOrigin();
         origin.Publish("bob", new MoqBroadcast());
         origin.Publish("alice", new MoqBroadcast());
         await using var client = Moq(await _factory.OpenWebSocketAsync("/moq/room1?jwt=" + token), origin);
-
-        // Announcements arrive in order on one stream: once alice is in, bob was already turned away.
         await _factory.Origin().WaitForBroadcastAsync("room1/alice");
+
+        // Announcements arrive in order on one stream: carol, published only now, comes after bob's.
+        origin.Publish("carol", new MoqBroadcast());
+        await _factory.Origin().WaitForBroadcastAsync("room1/carol");
         Assert.Null(_factory.Origin().TryGetBroadcast("room1/bob"));
     }
 

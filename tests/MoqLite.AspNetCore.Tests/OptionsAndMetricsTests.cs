@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MoqLite.Diagnostics;
 
@@ -10,14 +11,16 @@ namespace MoqLite.AspNetCore.Tests;
 public class OptionsAndMetricsTests(WebApplicationFactory<Program> factory) : IClassFixture<WebApplicationFactory<Program>>
 {
     [Fact]
-    public void A_bad_option_fails_start_up_naming_the_setting()
+    public async Task A_bad_option_fails_start_up_naming_the_setting()
     {
-        using var broken = factory.With(services => services.Configure<MoqLiteOptions>(options =>
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddMoqLite(options =>
         {
             options.Session.MaxGroupsInFlight = 0;
             options.WebSocketSubprotocols.Add("qmux-09.moq-lite-05");
-        }));
-        var error = Assert.Throws<OptionsValidationException>(() => broken.Server);
+        });
+        using var host = builder.Build();
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("MoqLite:Session.MaxGroupsInFlight", error.Message, StringComparison.Ordinal);
         Assert.Contains("'qmux-09.moq-lite-05'", error.Message, StringComparison.Ordinal);
     }

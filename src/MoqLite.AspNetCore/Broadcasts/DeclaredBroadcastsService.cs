@@ -16,27 +16,29 @@ internal sealed class DeclaredBroadcasts
 internal sealed class DeclaredBroadcastsService(
     IOptions<DeclaredBroadcasts> declared, MoqOrigin origin, IServiceScopeFactory scopes, ILoggerFactory loggers) : IHostedService
 {
-    private readonly List<MoqBroadcast> _published = [];
+    private List<MoqBroadcast> _published = [];
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("MoqLite.AspNetCore.Broadcasts");
+        var published = new List<MoqBroadcast>();
         foreach (var declaration in declared.Value.Broadcasts)
         {
             var broadcast = new MoqBroadcast(new HandlerTrackSource(declaration, scopes, logger));
             origin.Publish(declaration.Path, broadcast);
-            _published.Add(broadcast);
+            published.Add(broadcast);
         }
+        Interlocked.Exchange(ref _published, published);
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        foreach (var broadcast in _published)
+        // Hosts may stop twice (a test factory and its application both do): take the list once.
+        foreach (var broadcast in Interlocked.Exchange(ref _published, []))
         {
             broadcast.Close();
         }
-        _published.Clear();
         return Task.CompletedTask;
     }
 }
