@@ -58,10 +58,10 @@ internal sealed partial class HandlerTrackSource(MoqBroadcastBuilder declaration
 
     private static partial class Log
     {
-        [LoggerMessage(20, LogLevel.Debug, "Track '{Broadcast}/{Track}' has a subscriber: starting {Handler}", EventName = "TrackHandlerStarted")]
+        [LoggerMessage(111, LogLevel.Debug, "Track '{Broadcast}/{Track}' has a subscriber: starting {Handler}", EventName = "TrackHandlerStarted")]
         public static partial void HandlerStarted(ILogger logger, string broadcast, string track, string handler);
 
-        [LoggerMessage(21, LogLevel.Error, "Track handler for '{Broadcast}/{Track}' failed", EventName = "TrackHandlerFailed")]
+        [LoggerMessage(112, LogLevel.Error, "Track handler for '{Broadcast}/{Track}' failed", EventName = "TrackHandlerFailed")]
         public static partial void HandlerFailed(ILogger logger, string broadcast, string track, Exception exception);
     }
 }

@@ -167,10 +167,10 @@ internal sealed partial class MoqLiteEndpointHandler(
 
     private static partial class Log
     {
-        [LoggerMessage(10, LogLevel.Information, "MOQ session over {Transport} ({Protocol}) at root '{Root}' on connection {ConnectionId}", EventName = "SessionAccepted")]
+        [LoggerMessage(101, LogLevel.Information, "MOQ session over {Transport} ({Protocol}) at root '{Root}' on connection {ConnectionId}", EventName = "SessionAccepted")]
         public static partial void SessionAccepted(ILogger logger, string transport, string protocol, string root, string connectionId);
 
-        [LoggerMessage(11, LogLevel.Information, "MOQ request to {Path} refused with {Status}: {Reason}", EventName = "RequestRefused")]
+        [LoggerMessage(102, LogLevel.Information, "MOQ request to {Path} refused with {Status}: {Reason}", EventName = "RequestRefused")]
         public static partial void RequestRefused(ILogger logger, PathString path, int status, string reason);
     }
 }

@@ -76,10 +76,10 @@ internal static partial class WebTransportEndpoint
 
     private static partial class Log
     {
-        [LoggerMessage(30, LogLevel.Error, "WebTransport request on connection {ConnectionId} refused: the HTTP/3 listener has no MoqLite connection hook (call UseMoqLiteWebTransport)", EventName = "WebTransportHookMissing")]
+        [LoggerMessage(121, LogLevel.Error, "WebTransport request on connection {ConnectionId} refused: the HTTP/3 listener has no MoqLite connection hook (call UseMoqLiteWebTransport)", EventName = "WebTransportHookMissing")]
         public static partial void HookMissing(ILogger logger, string connectionId);
 
-        [LoggerMessage(31, LogLevel.Information, "WebTransport request refused: WT-Available-Protocols offered no moq-lite version we speak ({Offered})", EventName = "WebTransportNoProtocol")]
+        [LoggerMessage(122, LogLevel.Information, "WebTransport request refused: WT-Available-Protocols offered no moq-lite version we speak ({Offered})", EventName = "WebTransportNoProtocol")]
         public static partial void NoProtocol(ILogger logger, string offered);
     }
 }

@@ -19,7 +19,8 @@ public sealed partial class LiteSession : MoqSession
     private readonly MoqSessionOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _closing = new();
-    private readonly string _root;
+    private readonly TaskCompletionSource _rootKnown = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string _root;
     private int _setupReceived;
 
     private LiteSession(MoqTransportConnection connection, LiteVersion version, MoqOrigin origin, MoqSessionOptions options, ILogger? logger)
@@ -29,6 +30,10 @@ public sealed partial class LiteSession : MoqSession
         _origin = origin;
         _options = options;
         _root = MoqPath.Normalize(options.Root);
+        if (!AwaitsSetupPath)
+        {
+            _rootKnown.SetResult();
+        }
         _logger = logger ?? NullLogger.Instance;
         Completion = RunAsync();
     }
@@ -52,6 +57,12 @@ public sealed partial class LiteSession : MoqSession
     public override Task<MoqCloseInfo> Completion { get; }
 
     private CancellationToken Closing => _closing.Token;
+
+    /// <summary>
+    /// On raw QUIC there is no request URI: a server learns the client's path from SETUP, so it serves nothing that
+    /// depends on its namespace root before SETUP arrives.
+    /// </summary>
+    private bool AwaitsSetupPath => _options.SetupPath is null && _connection.TransportName == "quic" && Version.HasSetupStream();
 
     /// <summary>
     /// Starts a session on <paramref name="connection"/>, whose application protocol names the lite version.
@@ -99,7 +110,11 @@ public sealed partial class LiteSession : MoqSession
         Run(SendSetupAsync, "setup");
         if (_options.AnnounceOnStart && _connection.CanOpenBidirectionalStreams)
         {
-            Run(() => MirrorAnnouncementsAsync(string.Empty), "announce");
+            Run(async () =>
+            {
+                await _rootKnown.Task.WaitAsync(Closing).ConfigureAwait(false);
+                await MirrorAnnouncementsAsync(string.Empty).ConfigureAwait(false);
+            }, "announce");
         }
         var info = await _connection.Closed.ConfigureAwait(false);
         await _closing.CancelAsync().ConfigureAwait(false);
@@ -160,6 +175,10 @@ public sealed partial class LiteSession : MoqSession
         }
         else
         {
+            if ((LiteBidiType)kind != LiteBidiType.Goaway)
+            {
+                await _rootKnown.Task.WaitAsync(Closing).ConfigureAwait(false);
+            }
             switch ((LiteBidiType)kind)
             {
                 case LiteBidiType.Announce:
@@ -197,6 +216,13 @@ public sealed partial class LiteSession : MoqSession
         {
             throw new ProtocolViolationException("SETUP: the Path parameter is only allowed on transports without a request URI");
         }
+        if (AwaitsSetupPath && PeerSetup.Value.Path is { } path)
+        {
+            // The query (a token, say) is not part of the namespace.
+            _root = MoqPath.Join(_root, MoqPath.Normalize(path.Split('?', 2)[0], "SETUP path"));
+            Log.RootFromSetup(_logger, _root);
+        }
+        _rootKnown.TrySetResult();
         stream.StopSending((ulong)MoqErrorCode.Cancel);
     }
 
@@ -271,6 +297,9 @@ public sealed partial class LiteSession : MoqSession
 
     private static partial class Log
     {
+        [LoggerMessage(10, LogLevel.Debug, "Namespace root from the client's SETUP path: '{Root}'", EventName = "RootFromSetup")]
+        public static partial void RootFromSetup(ILogger logger, string root);
+
         [LoggerMessage(1, LogLevel.Debug, "MOQ session started: {Protocol} over {Transport}, root '{Root}'", EventName = "SessionStarted")]
         public static partial void SessionStarted(ILogger logger, string protocol, string transport, string root);
 

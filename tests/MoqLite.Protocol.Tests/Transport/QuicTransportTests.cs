@@ -52,4 +52,32 @@ public class QuicTransportTests(ITestOutputHelper output)
         using var received = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
         Assert.Equal(["over", "quic"], await received!.ReadStringsAsync());
     }
+
+    [SkippableFact]
+    public async Task The_clients_setup_path_is_its_namespace_root_over_raw_quic()
+    {
+        if (!QuicTransport.IsSupported)
+        {
+            output.WriteLine("Skipped: QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).");
+        }
+        Skip.IfNot(QuicTransport.IsSupported, "QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).");
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var certificate = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var relay = new MoqOrigin();
+        var clientOrigin = new MoqOrigin();
+        clientOrigin.Publish("alice", new MoqBroadcast());
+
+        await using var listener = await QuicTransport.ListenAsync(new IPEndPoint(IPAddress.Loopback, 0), certificate);
+        var accept = Task.Run(async () => LiteSession.Start(await listener.AcceptAsync(), relay));
+        await using var client = await MoqClient.ConnectAsync(new Uri($"moqt://127.0.0.1:{listener.LocalEndPoint.Port}/room1?jwt=x"), new MoqClientOptions
+        {
+            Origin = clientOrigin,
+            QuicCertificateValidation = (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString(),
+        });
+        await using var server = await accept.WaitAsync(SessionPair.Timeout);
+
+        await relay.WaitForBroadcastAsync("room1/alice");
+    }
 }
