@@ -1,6 +1,7 @@
 using System.Net.Quic;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using MoqLite.AspNetCore;
 using MoqLite.AspNetCore.WebTransport;
@@ -30,7 +31,7 @@ public static class MoqWebTransportHostingExtensions
         if (http3)
         {
             AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.Experimental.WebTransportAndH3Datagrams", true);
-            certificate = new WebTransportCertificate(options.Certificate ?? WebTransportCertificate.CreateDevelopment());
+            certificate = new WebTransportCertificate(options.Certificate);
             WebTransportEndpoint.SetQuicStreamLimits(builder, options.MaxStreams);
         }
         builder.ConfigureServices(services =>
@@ -52,7 +53,8 @@ public static class MoqWebTransportHostingExtensions
                 kestrel.Listen(options.Address, options.Port, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http3;
-                    listen.UseHttps(certificate.Certificate);
+                    // A selector rather than a fixed certificate, so a rotated development certificate takes effect.
+                    listen.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificateSelector = (_, _) => certificate.Certificate });
                     ((IMultiplexedConnectionBuilder)listen).Use(connections.Wrap);
                 });
             }
