@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -63,7 +64,14 @@ internal sealed class WebTransportMoqStream : Transport.MoqTransportStream
         {
             return;
         }
-        _stream.Features.Get<IStreamAbortFeature>()?.AbortWrite((long)code, new ConnectionAbortedException("reset by the application"));
+        try
+        {
+            _stream.Features.Get<IStreamAbortFeature>()?.AbortWrite((long)code, new ConnectionAbortedException("reset by the application"));
+        }
+        catch (InvalidOperationException)
+        {
+            // The send side already finished: nothing left to reset.
+        }
         _output.CompleteInner();
         OutputFinished();
     }
@@ -85,7 +93,14 @@ internal sealed class WebTransportMoqStream : Transport.MoqTransportStream
             _ = DrainAsync();
             return;
         }
-        _stream.Features.Get<IStreamAbortFeature>()?.AbortRead((long)code, new ConnectionAbortedException("stop sending"));
+        try
+        {
+            _stream.Features.Get<IStreamAbortFeature>()?.AbortRead((long)code, new ConnectionAbortedException("stop sending"));
+        }
+        catch (InvalidOperationException)
+        {
+            // The receive side already finished (the peer's FIN arrived): nothing left to stop.
+        }
         _input.CompleteInner();
         InputFinished();
     }
@@ -194,44 +209,66 @@ internal sealed class WebTransportMoqStream : Transport.MoqTransportStream
         InputFinished();
     }
 
-    /// <summary>Notices the peer's FIN and the application letting go, so the held FIN can follow.</summary>
+    /// <summary>
+    /// Notices when the application has consumed everything up to the peer's FIN, or let go of the stream, so the
+    /// held FIN can follow and the stream can be disposed. Not before: disposing returns the buffers being parsed.
+    /// </summary>
     private sealed class InputReader(WebTransportMoqStream owner, PipeReader inner) : PipeReader
     {
         private int _completed;
+        private ReadOnlySequence<byte> _last;
+        private bool _lastWasFinal;
 
-        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+        public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
-        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+            if (Volatile.Read(ref _completed) != 0)
+            {
+                return;
+            }
+            var finished = _lastWasFinal && _last.Slice(consumed).IsEmpty;
+            inner.AdvanceTo(consumed, examined);
+            if (finished)
+            {
+                CompleteInner();
+                owner.InputFinished();
+            }
+        }
 
         public override void CancelPendingRead() => inner.CancelPendingRead();
 
         public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
-            ReadResult result;
+            if (Volatile.Read(ref _completed) != 0)
+            {
+                return new ReadResult(ReadOnlySequence<byte>.Empty, isCanceled: false, isCompleted: true);
+            }
             try
             {
-                result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
+                return Remember(await inner.ReadAsync(cancellationToken).ConfigureAwait(false));
             }
             catch (Exception ex) when (ex is ConnectionAbortedException or ConnectionResetException)
             {
+                CompleteInner();
                 owner.InputFinished();
                 throw new MoqStreamAbortedException((ulong)MoqErrorCode.Cancel, "the peer aborted the stream: " + ex.Message);
             }
-            if (result.IsCompleted)
-            {
-                owner.InputFinished();
-            }
-            return result;
         }
 
         public override bool TryRead(out ReadResult result)
         {
-            var read = inner.TryRead(out result);
-            if (read && result.IsCompleted)
+            if (Volatile.Read(ref _completed) != 0)
             {
-                owner.InputFinished();
+                result = new ReadResult(ReadOnlySequence<byte>.Empty, isCanceled: false, isCompleted: true);
+                return true;
             }
-            return read;
+            if (!inner.TryRead(out result))
+            {
+                return false;
+            }
+            Remember(result);
+            return true;
         }
 
         public override void Complete(Exception? exception = null)
@@ -256,6 +293,13 @@ internal sealed class WebTransportMoqStream : Transport.MoqTransportStream
             {
                 inner.Complete();
             }
+        }
+
+        private ReadResult Remember(ReadResult result)
+        {
+            _last = result.Buffer;
+            _lastWasFinal = result.IsCompleted;
+            return result;
         }
     }
 

@@ -8,6 +8,7 @@ internal static class NodeHarness
 {
     private static readonly SemaphoreSlim InstallLock = new(1, 1);
     private static bool _installed;
+    private static bool _bundled;
 
     public static string Directory { get; } = FindDirectory();
 
@@ -32,6 +33,28 @@ internal static class NodeHarness
         {
             InstallLock.Release();
         }
+    }
+
+    /// <summary>Bundles the reference client for the browser (dist/moq.js, exposing window.Moq) once per test run.</summary>
+    public static async Task<string> EnsureBrowserBundleAsync()
+    {
+        await EnsureInstalledAsync();
+        var bundle = Path.Combine(Directory, "dist", "moq.js");
+        await InstallLock.WaitAsync();
+        try
+        {
+            if (!_bundled)
+            {
+                var (code, output) = await RunAsync("node", ["bundle.mjs"], TimeSpan.FromMinutes(1));
+                Assert.True(code == 0, "esbuild failed:\n" + output);
+                _bundled = true;
+            }
+        }
+        finally
+        {
+            InstallLock.Release();
+        }
+        return bundle;
     }
 
     /// <summary>Runs a scenario to completion and returns its RESULT object.</summary>

@@ -1,0 +1,51 @@
+using Microsoft.Playwright;
+
+namespace MoqLite.AspNetCore.Tests.Browser;
+
+/// <summary>Debian's Chromium, headless, driven by Playwright; each test gets fresh contexts and closes them all.</summary>
+internal sealed class Chromium : IAsyncDisposable
+{
+    public const string ExecutablePath = "/usr/bin/chromium";
+
+    private readonly IPlaywright _playwright;
+    private readonly IBrowser _browser;
+
+    private Chromium(IPlaywright playwright, IBrowser browser)
+    {
+        _playwright = playwright;
+        _browser = browser;
+    }
+
+    public static async Task<Chromium> LaunchAsync()
+    {
+        Assert.True(File.Exists(ExecutablePath), $"{ExecutablePath} is missing: install Debian's chromium package (.ci/run does)");
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ExecutablePath,
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+            ],
+        });
+        return new Chromium(playwright, browser);
+    }
+
+    /// <summary>A page in its own context with the reference client loaded (window.Moq).</summary>
+    public async Task<IPage> OpenAsync(Uri url)
+    {
+        var context = await _browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(url.ToString());
+        await page.WaitForFunctionAsync("() => window.moqReady === true");
+        return page;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _browser.CloseAsync();
+        _playwright.Dispose();
+    }
+}

@@ -1,0 +1,184 @@
+using System.Net.Quic;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace MoqLite.AspNetCore.Tests.Browser;
+
+/// <summary>
+/// Chromium and the reference client over HTTP/3 WebTransport against MapMoqLite. Needs libmsquic; without it
+/// (QuicListener.IsSupported false) each test says so and skips.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public class WebTransportBrowserTests(ITestOutputHelper output)
+{
+    private const string NoQuic = "HTTP/3 is not available on this machine (System.Net.Quic needs libmsquic.so.2), so WebTransport cannot be tested";
+
+    [SkippableFact]
+    public async Task A_browser_subscribes_to_a_server_broadcast_over_WebTransport()
+    {
+        SkipWithoutQuic();
+        await using var server = await WebTransportServer.StartAsync();
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.OpenAsync(server.Page);
+
+        var result = await page.EvaluateAsync<JsonElement>("""
+            async (url) => {
+              const conn = await Moq.Connection.connect(new URL(url), { websocket: { enabled: false } });
+              const track = conn.consume(Moq.Path.from("clock")).subscribe("seconds", { priority: 0 });
+              const group = await track.recvGroup();
+              return { transport: conn.transport, version: conn.version, text: await group.readString() };
+            }
+            """, server.Moq.ToString());
+
+        Assert.Equal("webtransport", result.GetProperty("transport").GetString());
+        Assert.Equal("moq-lite-05", result.GetProperty("version").GetString());
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2} ", result.GetProperty("text").GetString());
+    }
+
+    [SkippableFact]
+    public async Task A_browser_broadcast_is_pulled_over_server_opened_streams_and_relayed_to_another_browser()
+    {
+        SkipWithoutQuic();
+        await using var server = await WebTransportServer.StartAsync();
+        await using var chromium = await Chromium.LaunchAsync();
+        var publisher = await chromium.OpenAsync(server.Page);
+        var subscriber = await chromium.OpenAsync(server.Page);
+
+        await publisher.EvaluateAsync("""
+            async (url) => {
+              const conn = await Moq.Connection.connect(new URL(url), { websocket: { enabled: false } });
+              const broadcast = new Moq.Broadcast.Producer();
+              const track = broadcast.createTrack("chat", { timescale: Moq.Time.Timescale(1000), priority: 1, latencyMax: 3000 });
+              conn.publish(Moq.Path.from("alice"), broadcast);
+              let n = 0;
+              setInterval(() => { const group = track.appendGroup(); group.writeString("hello-" + n++); group.close(); }, 100);
+            }
+            """, server.Moq.ToString());
+        var result = await subscriber.EvaluateAsync<JsonElement>("""
+            async (url) => {
+              const conn = await Moq.Connection.connect(new URL(url), { websocket: { enabled: false } });
+              const announced = conn.announced(Moq.Path.from(""));
+              for (let entry; (entry = await announced.next()); ) if (String(entry.path) === "alice") break;
+              const track = conn.consume(Moq.Path.from("alice")).subscribe("chat", { priority: 0 });
+              const group = await track.recvGroup();
+              return { transport: conn.transport, text: await group.readString() };
+            }
+            """, server.Moq.ToString());
+
+        Assert.Equal("webtransport", result.GetProperty("transport").GetString());
+        Assert.StartsWith("hello-", result.GetProperty("text").GetString(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Request_response_FIN_survives_on_hundreds_of_browser_opened_streams()
+    {
+        SkipWithoutQuic();
+        await using var server = await WebTransportServer.StartAsync();
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.OpenAsync(server.Page);
+
+        // Raw WebTransport: 300 bidirectional streams at once, each a TRACK request for clock/seconds followed by FIN.
+        // The server answers TRACK_INFO and FIN on each; its FIN must not cost the browser's request or the reply.
+        var result = await page.EvaluateAsync<JsonElement>("""
+            async (origin) => {
+              const hash = await (await fetch(new URL("/certificate.sha256", origin))).text();
+              const bytes = new Uint8Array(hash.match(/../g).map((h) => parseInt(h, 16)));
+              const url = new URL("/moq", origin); url.protocol = "https:";
+              const wt = new WebTransport(url, { protocols: ["moq-lite-05"], serverCertificateHashes: [{ algorithm: "sha-256", value: bytes }] });
+              await wt.ready;
+              const text = new TextEncoder();
+              const body = [...[5], ...text.encode("clock"), ...[7], ...text.encode("seconds")];
+              const request = new Uint8Array([0x06, body.length, ...body]);
+              const one = async () => {
+                const stream = await wt.createBidirectionalStream();
+                const writer = stream.writable.getWriter();
+                await writer.write(request);
+                await writer.close();
+                const reader = stream.readable.getReader();
+                let received = 0;
+                for (;;) { const { value, done } = await reader.read(); if (done) break; received += value.length; }
+                return received;
+              };
+              const results = await Promise.allSettled(Array.from({ length: 300 }, one));
+              wt.close();
+              return {
+                protocol: wt.protocol,
+                answered: results.filter((r) => r.status === "fulfilled" && r.value > 0).length,
+                failures: results.filter((r) => r.status === "rejected").slice(0, 3).map((r) => String(r.reason)),
+              };
+            }
+            """, server.Origin.ToString());
+
+        output.WriteLine(result.ToString());
+        Assert.Equal("moq-lite-05", result.GetProperty("protocol").GetString());
+        Assert.Equal(300, result.GetProperty("answered").GetInt32());
+    }
+
+    [SkippableFact]
+    public async Task The_server_pulls_hundreds_of_tracks_from_a_browser_over_server_opened_streams()
+    {
+        SkipWithoutQuic();
+        await using var server = await WebTransportServer.StartAsync();
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.OpenAsync(server.Page);
+        await page.EvaluateAsync("""
+            async (url) => {
+              const conn = await Moq.Connection.connect(new URL(url), { websocket: { enabled: false } });
+              const broadcast = new Moq.Broadcast.Producer();
+              for (let i = 0; i < 200; i++) broadcast.createTrack("t" + i, { timescale: Moq.Time.Timescale(1000), priority: 1, latencyMax: 1000 + i });
+              conn.publish(Moq.Path.from("many"), broadcast);
+            }
+            """, server.Moq.ToString());
+
+        // Each GetTrackAsync is a TRACK request, TRACK_INFO reply and FIN on a stream the server opened.
+        var broadcast = await server.Relay.WaitForBroadcastAsync("many");
+        var tracks = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => broadcast.GetTrackAsync("t" + i).AsTask())).WaitAsync(TimeSpan.FromSeconds(30));
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.NotNull(tracks[i]);
+            Assert.Equal(TimeSpan.FromMilliseconds(1000 + i), tracks[i]!.Info.LatencyMax);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_browser_publisher_keeps_going_past_the_stream_limit_because_finished_streams_return_credit()
+    {
+        SkipWithoutQuic();
+        await using var server = await WebTransportServer.StartAsync();
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.OpenAsync(server.Page);
+        await page.EvaluateAsync("""
+            async (url) => {
+              const conn = await Moq.Connection.connect(new URL(url), { websocket: { enabled: false } });
+              const broadcast = new Moq.Broadcast.Producer();
+              window.track = broadcast.createTrack("data", { timescale: Moq.Time.Timescale(1000), priority: 1, latencyMax: 10000 });
+              conn.publish(Moq.Path.from("busy"), broadcast);
+            }
+            """, server.Moq.ToString());
+        var broadcast = await server.Relay.WaitForBroadcastAsync("busy");
+        var track = await broadcast.GetTrackAsync("data").AsTask().WaitAsync(TestServerClients.Timeout);
+        using var subscription = track!.Subscribe(maxBacklog: 4096);
+
+        // 1500 groups, one stream each, against the listener's limit of 1000 concurrent streams per direction.
+        await page.EvaluateAsync("""
+            async () => { for (let i = 0; i < 1500; i++) { const g = window.track.appendGroup(); g.writeString("g" + i); g.close(); if (i % 50 == 0) await new Promise((r) => setTimeout(r, 0)); } }
+            """);
+        ulong last = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (last < 1499)
+        {
+            using var group = await subscription.NextGroupAsync(timeout.Token);
+            Assert.NotNull(group);
+            last = group.Sequence;
+        }
+    }
+
+    private void SkipWithoutQuic()
+    {
+        if (!QuicListener.IsSupported)
+        {
+            output.WriteLine("Skipped: " + NoQuic);
+        }
+        Skip.IfNot(QuicListener.IsSupported, NoQuic);
+    }
+}

@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MoqLite.AspNetCore.Tests.Interop;
+using MoqLite.Model;
+using MoqLite.Samples.WebApp.Broadcasts;
+
+namespace MoqLite.AspNetCore.Tests.Browser;
+
+/// <summary>
+/// MapMoqLite with UseMoqLiteWebTransport on a real Kestrel: HTTP/1.1 (TCP) and HTTP/3 (UDP) on one free port number,
+/// plus a test page at /test/ that loads the bundled reference client.
+/// </summary>
+internal sealed class WebTransportServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private WebTransportServer(WebApplication app, int port)
+    {
+        _app = app;
+        Origin = new Uri($"http://127.0.0.1:{port}/");
+    }
+
+    public Uri Origin { get; }
+
+    public Uri Moq => new(Origin, "moq");
+
+    public Uri Page => new(Origin, "test/");
+
+    public MoqOrigin Relay => _app.Services.GetRequiredService<MoqOrigin>();
+
+    public static async Task<WebTransportServer> StartAsync()
+    {
+        var bundle = await NodeHarness.EnsureBrowserBundleAsync();
+        var port = FreePortForTcpAndUdp();
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddMoqLite().AddBroadcast("clock", clock => clock.AddTrack<ClockTrack>("seconds"));
+        builder.WebHost.UseMoqLiteWebTransport(options => options.Port = port);
+        var app = builder.Build();
+        app.MapGet("/test/", () => Results.Content("<!doctype html><script type=\"module\" src=\"moq.js\"></script>", "text/html"));
+        app.MapGet("/test/moq.js", () => Results.File(bundle, "text/javascript"));
+        app.MapMoqLite("/moq");
+        await app.StartAsync();
+        return new WebTransportServer(app, port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static int FreePortForTcpAndUdp()
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            using var tcp = new TcpListener(IPAddress.Loopback, 0);
+            tcp.Start();
+            var port = ((IPEndPoint)tcp.LocalEndpoint).Port;
+            try
+            {
+                // msquic binds every interface, so check the wildcard address.
+                using var udp = new UdpClient(new IPEndPoint(IPAddress.Any, port));
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken for UDP: try another.
+            }
+        }
+        throw new InvalidOperationException("no port free for both TCP and UDP");
+    }
+}
