@@ -173,6 +173,31 @@ public class WebTransportBrowserTests(ITestOutputHelper output)
         }
     }
 
+    [SkippableFact]
+    public async Task Without_the_connection_hook_WebTransport_is_refused_with_a_log_line_instead_of_hanging()
+    {
+        SkipWithoutQuic();
+        var logs = new CollectingLoggerProvider();
+        await using var server = await WebTransportServer.StartAsync(hook: false, logs);
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.OpenAsync(server.Page);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var outcome = await page.EvaluateAsync<string>("""
+            async (origin) => {
+              const hash = await (await fetch(new URL("/certificate.sha256", origin))).text();
+              const bytes = new Uint8Array(hash.match(/../g).map((h) => parseInt(h, 16)));
+              const url = new URL("/moq", origin); url.protocol = "https:";
+              const wt = new WebTransport(url, { protocols: ["moq-lite-05"], serverCertificateHashes: [{ algorithm: "sha-256", value: bytes }] });
+              try { await wt.ready; return "connected"; } catch (e) { return "refused: " + e; }
+            }
+            """, server.Origin.ToString()).WaitAsync(TimeSpan.FromSeconds(20));
+
+        output.WriteLine($"{outcome} after {clock.ElapsedMilliseconds} ms");
+        Assert.StartsWith("refused", outcome, StringComparison.Ordinal);
+        Assert.Contains(logs.Entries, e => e.EventId == 121 && e.Message.Contains("UseMoqLiteWebTransport", StringComparison.Ordinal));
+    }
+
     private void SkipWithoutQuic()
     {
         if (!QuicListener.IsSupported)

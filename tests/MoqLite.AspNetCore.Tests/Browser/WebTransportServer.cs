@@ -5,7 +5,9 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using MoqLite.AspNetCore.Tests.Interop;
+using MoqLite.AspNetCore.WebTransport;
 using MoqLite.Model;
 using MoqLite.Samples.WebApp.Broadcasts;
 
@@ -33,15 +35,43 @@ internal sealed class WebTransportServer : IAsyncDisposable
 
     public MoqOrigin Relay => _app.Services.GetRequiredService<MoqOrigin>();
 
-    public static async Task<WebTransportServer> StartAsync()
+    /// <summary>
+    /// Starts the server; with <paramref name="hook"/> false, HTTP/3 and WebTransport are turned on by hand but
+    /// without MoqLite's connection hook, as an application that forgot UseMoqLiteWebTransport would.
+    /// </summary>
+    public static async Task<WebTransportServer> StartAsync(bool hook = true, ILoggerProvider? logs = null)
     {
         var bundle = await NodeHarness.EnsureBrowserBundleAsync();
         var port = FreePortForTcpAndUdp();
         var builder = WebApplication.CreateBuilder();
         builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
         builder.Services.AddSingleton(TimeProvider.System);
+        // Kestrel waits for HTTP/3 connections to drain on stop; the browser is gone by then.
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(2));
         builder.Services.AddMoqLite().AddBroadcast("clock", clock => clock.AddTrack<ClockTrack>("seconds"));
-        builder.WebHost.UseMoqLiteWebTransport(options => options.Port = port);
+        if (hook)
+        {
+            builder.WebHost.UseMoqLiteWebTransport(options => options.Port = port);
+        }
+        else
+        {
+            AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.Experimental.WebTransportAndH3Datagrams", true);
+            var certificate = new WebTransportCertificate(null);
+            builder.Services.AddSingleton(certificate);
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http1);
+                kestrel.Listen(IPAddress.Loopback, port, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http3;
+                    listen.UseHttps(certificate.Certificate);
+                });
+            });
+        }
         var app = builder.Build();
         app.MapGet("/test/", () => Results.Content("<!doctype html><script type=\"module\" src=\"moq.js\"></script>", "text/html"));
         app.MapGet("/test/moq.js", () => Results.File(bundle, "text/javascript"));
