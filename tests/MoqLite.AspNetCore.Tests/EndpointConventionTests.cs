@@ -1,6 +1,10 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
@@ -38,6 +42,22 @@ public class EndpointConventionTests
         Assert.NotNull(await client.Consume("news").GetTrackAsync("t").AsTask().WaitAsync(TestServerClients.Timeout));
         Assert.Null(await client.Consume("secret").GetTrackAsync("t").AsTask().WaitAsync(TestServerClients.Timeout));
     }
+
+    [Fact]
+    public async Task Conventions_reach_the_endpoint_metadata()
+    {
+        await using var app = await StartAsync(
+            endpoints => endpoints.MapMoqLite("/moq").RequireCors("moq").RequireAuthorization("members").WithMetadata(new MarkerMetadata()),
+            services => services.AddCors(cors => cors.AddPolicy("moq", policy => policy.AllowAnyOrigin())),
+            services => services.AddAuthorization(auth => auth.AddPolicy("members", policy => policy.RequireAuthenticatedUser())));
+
+        var endpoint = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.Single(e => e.DisplayName == "MoqLite /moq");
+        Assert.Equal("moq", endpoint.Metadata.GetRequiredMetadata<IEnableCorsAttribute>().PolicyName);
+        Assert.Contains(endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>(), a => a.Policy == "members");
+        Assert.NotNull(endpoint.Metadata.GetMetadata<MarkerMetadata>());
+    }
+
+    private sealed class MarkerMetadata;
 
     [Fact]
     public async Task The_certificate_pin_is_served_at_the_site_root_as_bare_hex_to_any_origin()
