@@ -44,13 +44,18 @@ public static class MoqWebTransportHostingExtensions
         });
         builder.ConfigureKestrel(kestrel =>
         {
-            if (options.ListenHttp1)
+            if (options.ListenHttp1 && options.Address is null)
             {
-                kestrel.Listen(options.Address, options.Port, listen => listen.Protocols = HttpProtocols.Http1);
+                kestrel.ListenLocalhost(options.Port, listen => listen.Protocols = HttpProtocols.Http1);
+            }
+            else if (options.ListenHttp1)
+            {
+                kestrel.Listen(options.Address!, options.Port, listen => listen.Protocols = HttpProtocols.Http1);
             }
             if (certificate is not null)
             {
-                kestrel.Listen(options.Address, options.Port, listen =>
+                // One QUIC listener only: msquic binds the UDP port on every interface whatever the address.
+                kestrel.Listen(options.Address ?? System.Net.IPAddress.Loopback, options.Port, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http3;
                     // A selector rather than a fixed certificate, so a rotated development certificate takes effect.

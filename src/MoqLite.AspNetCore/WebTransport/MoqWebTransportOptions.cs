@@ -6,8 +6,11 @@ namespace MoqLite.AspNetCore;
 /// <summary>How <c>UseMoqLiteWebTransport</c> sets up Kestrel's listeners.</summary>
 public sealed class MoqWebTransportOptions
 {
-    /// <summary>The address to listen on. Default 127.0.0.1.</summary>
-    public IPAddress Address { get; set; } = IPAddress.Loopback;
+    /// <summary>
+    /// The address to listen on; null (the default) means localhost: HTTP/1.1 on both loopback addresses and
+    /// HTTP/3 on 127.0.0.1.
+    /// </summary>
+    public IPAddress? Address { get; set; }
 
     /// <summary>
     /// The port number, used for HTTP/3 over UDP and, when <see cref="ListenHttp1"/> is set, plain HTTP/1.1 over TCP

@@ -28,6 +28,8 @@ internal sealed class Chromium : IAsyncDisposable
             [
                 "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
+                // A synthetic camera, allowed without a prompt, for the camera page.
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
             ],
         });
         return new Chromium(playwright, browser);
@@ -36,10 +38,17 @@ internal sealed class Chromium : IAsyncDisposable
     /// <summary>A page in its own context with the reference client loaded (window.Moq).</summary>
     public async Task<IPage> OpenAsync(Uri url)
     {
-        var context = await _browser.NewContextAsync();
+        var page = await NewPageAsync(url);
+        await page.WaitForFunctionAsync("() => window.moqReady === true");
+        return page;
+    }
+
+    /// <summary>A page in its own context (its own storage and camera permission), navigated to <paramref name="url"/>.</summary>
+    public async Task<IPage> NewPageAsync(Uri url)
+    {
+        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { Permissions = ["camera", "microphone"] });
         var page = await context.NewPageAsync();
         await page.GotoAsync(url.ToString());
-        await page.WaitForFunctionAsync("() => window.moqReady === true");
         return page;
     }
 

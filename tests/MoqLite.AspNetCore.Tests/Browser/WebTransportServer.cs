@@ -86,7 +86,8 @@ internal sealed class WebTransportServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private static int FreePortForTcpAndUdp()
+    /// <summary>A port number free for both TCP and UDP on loopback, since HTTP/1.1 and HTTP/3 share it.</summary>
+    public static int FreePortForTcpAndUdp()
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
