@@ -7,11 +7,13 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<MoqStats>();
 builder.Services.AddHostedService<EchoService>();
+builder.Services.AddHostedService<RawQuicService>();
 builder.Services.AddMoqLite(builder.Configuration.GetSection("MoqLite").Bind)
     .AddBroadcast("clock", clock => clock.AddTrack<ClockTrack>("seconds", new TrackInfo(Priority: 0, Ordered: false, LatencyMax: TimeSpan.FromSeconds(2), Timescale: 1000)));
 
 // HTTP/3 WebTransport (when this machine has libmsquic) and HTTP/1.1 share the port of the first configured URL.
 var url = new Uri((builder.Configuration["urls"] ?? "http://localhost:5000").Split(';')[0].Replace("*", "localhost", StringComparison.Ordinal).Replace("+", "localhost", StringComparison.Ordinal));
+builder.Services.AddSingleton(new RawQuicEndpoint(builder.Configuration.GetValue<int?>("MoqLite:RawQuicPort") ?? url.Port + 1));
 builder.WebHost.UseMoqLiteWebTransport(options =>
 {
     options.Port = url.Port;

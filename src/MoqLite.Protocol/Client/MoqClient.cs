@@ -30,8 +30,20 @@ public sealed class MoqClientOptions
     /// <summary>Adjusts the WebSocket before it connects (headers, certificates, proxy).</summary>
     public Action<ClientWebSocketOptions>? ConfigureWebSocket { get; set; }
 
-    /// <summary>Validates raw QUIC server certificates; null uses the system's validation.</summary>
+    /// <summary>Validates raw QUIC server certificates; null uses the system's validation (or <see cref="QuicCertificateSha256"/>).</summary>
     public System.Net.Security.RemoteCertificateValidationCallback? QuicCertificateValidation { get; set; }
+
+    /// <summary>
+    /// Accepts a raw QUIC server whose certificate has this SHA-256 (hex), as browsers pin a development certificate
+    /// with <c>serverCertificateHashes</c>; used when <see cref="QuicCertificateValidation"/> is null.
+    /// </summary>
+    public string? QuicCertificateSha256 { get; set; }
+
+    internal System.Net.Security.RemoteCertificateValidationCallback? EffectiveQuicValidation =>
+        QuicCertificateValidation ?? (QuicCertificateSha256 is { } pin
+            ? (_, certificate, _, _) => certificate is not null
+                && string.Equals(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate.GetRawCertData())), pin, StringComparison.OrdinalIgnoreCase)
+            : null);
 
     /// <summary>Logger for the session.</summary>
     public ILogger? Logger { get; set; }
@@ -51,7 +63,7 @@ public static class MoqClient
         MoqTransportConnection connection = uri.Scheme switch
         {
             "ws" or "wss" or "http" or "https" => await ConnectWebSocketAsync(uri, options, cancellationToken).ConfigureAwait(false),
-            "moqt" when QuicTransport.IsSupported => await QuicTransport.ConnectAsync(uri, options.Versions, options.QuicCertificateValidation, cancellationToken).ConfigureAwait(false),
+            "moqt" when QuicTransport.IsSupported => await QuicTransport.ConnectAsync(uri, options.Versions, options.EffectiveQuicValidation, cancellationToken).ConfigureAwait(false),
             "moqt" => throw new PlatformNotSupportedException("QUIC is not available here: System.Net.Quic needs libmsquic."),
             _ => throw new ArgumentException($"Unsupported scheme '{uri.Scheme}': use ws, wss, http, https or moqt.", nameof(uri)),
         };

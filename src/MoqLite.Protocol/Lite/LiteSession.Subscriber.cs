@@ -298,7 +298,20 @@ public sealed partial class LiteSession
                 var info = track.Info;
                 await PipeMessages.WriteAsync(output, new Subscribe(id, path, track.Name, info.Priority, info.Ordered, 0, null, null), session.Version, session.Closing).ConfigureAwait(false);
                 using var idle = new CancellationTokenSource();
-                track.Idle += _ => idle.Cancel();
+                void OnIdle(MoqTrack _)
+                {
+                    try
+                    {
+                        idle.Cancel();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // Raced with this upstream ending: nothing left to cancel.
+                    }
+                }
+                track.Idle += OnIdle;
+                // Detach before the token source goes: a local subscriber may leave long after this upstream ended.
+                using var detach = new IdleDetach(track, OnIdle);
                 using var cancel = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, session.Closing);
                 var input = stream.Input!;
                 while (await PipeMessages.ReadAsync(input, (ref ReadOnlySequence<byte> b, out SubscribeResponse r) => SubscribeResponse.TryRead(ref b, session.Version, session._options.MaxMessageSize, out r), "SUBSCRIBE response", cancel.Token).ConfigureAwait(false) is { } response)
@@ -325,11 +338,15 @@ public sealed partial class LiteSession
             finally
             {
                 session._upstream.TryRemove(id, out _);
-                if (session.Closing.IsCancellationRequested)
-                {
-                    track.Abort(MoqErrorCode.Closed);
-                }
+                // However the upstream ended (the session closing, the transport failing), the local track ends with
+                // it, so its subscribers are told rather than left waiting. A no-op when it already ended.
+                track.Abort(MoqErrorCode.Closed);
             }
+        }
+
+        private readonly struct IdleDetach(MoqTrack track, Action<MoqTrack> handler) : IDisposable
+        {
+            public void Dispose() => track.Idle -= handler;
         }
     }
 }

@@ -394,6 +394,28 @@ public class SessionTests
         Assert.Equal(["a", "c"], await first!.ReadStringsAsync());
     }
 
+    [Fact]
+    public async Task Leaving_a_remote_track_after_the_session_ended_is_harmless()
+    {
+        var pair = await Connect();
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        pair.Relay.Publish("live", broadcast);
+        var remote = await pair.Client.Consume("live").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        var subscription = remote!.Subscribe();
+        var group = track.AppendGroup();
+        group.WriteStrings("x");
+        group.Complete();
+        using (await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout))
+        {
+            // The upstream subscription is fully established.
+        }
+        await pair.DisposeAsync();
+
+        subscription.Dispose();
+        Assert.True(remote.IsCompleted);
+    }
+
     internal static async Task WaitUntilAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(SessionPair.Timeout);

@@ -51,6 +51,12 @@ public class QuicTransportTests(ITestOutputHelper output)
         group.Complete();
         using var received = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
         Assert.Equal(["over", "quic"], await received!.ReadStringsAsync());
+
+        // Closing the session ends the remote track for its subscribers, and leaving it afterwards is harmless.
+        await client.CloseAsync();
+        var ended = await Assert.ThrowsAnyAsync<MoqException>(() => subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout));
+        Assert.Equal(MoqErrorCode.Closed, ended.Code);
+        subscription.Dispose();
     }
 
     [SkippableFact]

@@ -177,7 +177,7 @@ internal sealed class QuicMoqStream : MoqTransportStream
         _stream = stream;
         if (stream.CanRead)
         {
-            Input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+            Input = new AbortMappingReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
         }
         if (stream.CanWrite)
         {
@@ -201,6 +201,45 @@ internal sealed class QuicMoqStream : MoqTransportStream
 
     public override void StopSending(ulong code) => _stream.Abort(QuicAbortDirection.Read, (long)code);
 
+    /// <summary>
+    /// The transport-neutral form of a QUIC failure: a peer reset or STOP_SENDING becomes
+    /// <see cref="MoqStreamAbortedException"/> with the peer's code, a lost connection an <see cref="IOException"/>.
+    /// </summary>
+    private static Exception? Map(QuicException ex) => ex.QuicError switch
+    {
+        QuicError.StreamAborted => new MoqStreamAbortedException((ulong)(ex.ApplicationErrorCode ?? 0), "the peer aborted the stream: " + ex.Message),
+        QuicError.ConnectionAborted or QuicError.ConnectionIdle or QuicError.ConnectionTimeout or QuicError.OperationAborted => new IOException(ex.Message, ex),
+        _ => null,
+    };
+
+    /// <summary>Reads the stream, reporting QUIC aborts as the transport abstraction's exceptions.</summary>
+    private sealed class AbortMappingReader(PipeReader inner) : PipeReader
+    {
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+
+        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (QuicException ex) when (Map(ex) is { } mapped)
+            {
+                throw mapped;
+            }
+        }
+
+        public override bool TryRead(out ReadResult result) => inner.TryRead(out result);
+    }
+
     /// <summary>Completing the writer sends FIN; completing it with an error resets the stream.</summary>
     private sealed class FinWriter(QuicStream stream, PipeWriter inner) : PipeWriter
     {
@@ -212,7 +251,17 @@ internal sealed class QuicMoqStream : MoqTransportStream
 
         public override void CancelPendingFlush() => inner.CancelPendingFlush();
 
-        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (QuicException ex) when (Map(ex) is { } mapped)
+            {
+                throw mapped;
+            }
+        }
 
         public override void Complete(Exception? exception = null)
         {
