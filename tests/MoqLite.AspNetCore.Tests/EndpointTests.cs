@@ -66,6 +66,28 @@ public class EndpointTests(WebApplicationFactory<Program> factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task The_echo_service_republishes_what_a_client_sends_back_to_it()
+    {
+        var origin = new MoqOrigin();
+        var broadcast = new MoqBroadcast();
+        var voice = broadcast.CreateTrack("voice", TrackInfo.Default);
+        origin.Publish("echo/in/me", broadcast);
+        await using var client = await factory.ConnectAsync("/moq", origin);
+
+        await using var echoes = client.AnnouncedAsync("echo/out").GetAsyncEnumerator();
+        Assert.True(await echoes.MoveNextAsync().AsTask().WaitAsync(TestServerClients.Timeout));
+        Assert.Equal(("me", true), (echoes.Current.Path, echoes.Current.Active));
+        var echo = await client.Consume("echo/out/me").GetTrackAsync("voice").AsTask().WaitAsync(TestServerClients.Timeout);
+        using var subscription = echo!.Subscribe();
+        await WaitUntilAsync(() => voice.SubscriptionCount == 1);
+        var group = voice.AppendGroup();
+        group.WriteFrame("hello?"u8, 1);
+        group.Complete();
+        using var heard = await subscription.NextGroupAsync().AsTask().WaitAsync(TestServerClients.Timeout);
+        Assert.Equal("hello?", await heard!.ReadTextFrameAsync());
+    }
+
+    [Fact]
     public async Task A_plain_request_gets_426_with_an_explanation()
     {
         using var http = factory.CreateClient();

@@ -29,7 +29,7 @@ internal sealed class Chromium : IAsyncDisposable
                 "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
                 // A synthetic camera, allowed without a prompt, for the camera page.
-                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
             ],
         });
         return new Chromium(playwright, browser);

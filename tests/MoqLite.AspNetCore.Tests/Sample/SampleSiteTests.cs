@@ -58,7 +58,7 @@ public class SampleSiteTests(ITestOutputHelper output)
     [SkippableTheory]
     [InlineData("websocket")]
     [InlineData("webtransport")]
-    public async Task The_camera_page_publishes_and_a_watch_page_in_another_context_renders_frames(string transport)
+    public async Task The_camera_page_publishes_video_and_audio_and_a_watch_page_in_another_context_plays_them(string transport)
     {
         SkipUnlessAvailable(transport);
         await using var sample = await SampleProcess.StartAsync();
@@ -79,6 +79,9 @@ public class SampleSiteTests(ITestOutputHelper output)
             }
             """);
         Assert.True(spread > 50, $"the rendered frame looks blank (brightness spread {spread})");
+        // The fake microphone's tone travels too: encoded on one page, decoded and scheduled on the other.
+        await camera.WaitForFunctionAsync("() => Number(document.getElementById('audio').textContent) > 0", null, new() { Timeout = Wait });
+        await watch.WaitForFunctionAsync("() => Number(document.getElementById('audio').textContent) > 0", null, new() { Timeout = Wait });
         await ScreenshotAsync(camera, $"camera-{transport}");
         await ScreenshotAsync(watch, $"watch-{transport}");
     }

@@ -1,5 +1,6 @@
-// Camera: publishes `live/<name>` with a `catalog` track (JSON codec description) and a `video` track (VP8 via
-// WebCodecs; every key frame starts a new group, so a viewer can join at any group).
+// Camera: publishes `live/<name>` with a `catalog` track (JSON codec description), a `video` track (VP8 via
+// WebCodecs; every key frame starts a new group, so a viewer can join at any group) and an `audio` track (Opus; a
+// group per second of audio).
 import { connect, Moq, publishTrack } from "../moq";
 import { chrome, element, showConnection, showError } from "../ui";
 
@@ -13,12 +14,16 @@ const codec = "vp8";
 try {
 	const conn = await connect();
 	showConnection(conn);
-	const media = await navigator.mediaDevices.getUserMedia({ video: { width, height, frameRate: 30 }, audio: false });
+	const media = await navigator.mediaDevices.getUserMedia({ video: { width, height, frameRate: 30 }, audio: true });
 	element<HTMLVideoElement>("preview").srcObject = media;
-	const tracks = publishTrack(conn, `live/${name}`, ["catalog", "video"], 2000);
+	const microphone = media.getAudioTracks()[0];
+	const settings = microphone?.getSettings();
+	const audioConfig = { codec: "opus", sampleRate: settings?.sampleRate ?? 48000, numberOfChannels: settings?.channelCount ?? 1 };
+	const tracks = publishTrack(conn, `live/${name}`, ["catalog", "video", "audio"], 2000);
 	const catalog = tracks.get("catalog")!.appendGroup();
-	catalog.writeJson({ video: { codec, width, height } });
+	catalog.writeJson({ video: { codec, width, height }, audio: microphone ? audioConfig : undefined });
 	catalog.close();
+	if (microphone) void publishAudio(microphone, tracks.get("audio")!, audioConfig);
 
 	const video = tracks.get("video")!;
 	let group: Moq.Group.Producer | undefined;
@@ -49,4 +54,32 @@ try {
 	}
 } catch (e) {
 	showError(e);
+}
+
+async function publishAudio(microphone: MediaStreamTrack, track: Moq.Track.Producer, config: AudioEncoderConfig): Promise<void> {
+	let group: Moq.Group.Producer | undefined;
+	let groupStart = -Infinity;
+	let sent = 0;
+	const encoder = new AudioEncoder({
+		output: (chunk) => {
+			if (chunk.timestamp - groupStart >= 1_000_000) {
+				group?.close();
+				group = track.appendGroup();
+				groupStart = chunk.timestamp;
+			}
+			const payload = new Uint8Array(chunk.byteLength);
+			chunk.copyTo(payload);
+			group!.writeFrame({ payload, timestamp: Moq.Time.Timestamp.fromMicros(chunk.timestamp) });
+			element("audio").textContent = String(++sent);
+		},
+		error: (e) => showError(e),
+	});
+	encoder.configure(config);
+	const reader = new MediaStreamTrackProcessor({ track: microphone }).readable.getReader();
+	for (;;) {
+		const { value: data, done } = await reader.read();
+		if (done) break;
+		encoder.encode(data);
+		data.close();
+	}
 }

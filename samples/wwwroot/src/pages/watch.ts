@@ -1,9 +1,11 @@
-// Watch: lists live broadcasts (announcements under `live/`) and plays one: catalog → VideoDecoder → canvas.
+// Watch: lists live broadcasts (announcements under `live/`) and plays one: catalog → VideoDecoder → canvas, and
+// AudioDecoder → Web Audio, scheduled back to back.
 import { connect, type Connection, Moq, watchAnnouncements } from "../moq";
 import { chrome, element, showConnection, showError } from "../ui";
 
 interface Catalog {
 	video: { codec: string; width: number; height: number };
+	audio?: { codec: string; sampleRate: number; numberOfChannels: number };
 }
 
 chrome("Watch");
@@ -31,6 +33,7 @@ async function play(conn: Connection, path: string): Promise<void> {
 		error: (e) => showError(e),
 	});
 	decoder.configure({ codec: catalog.video.codec, optimizeForLatency: true });
+	if (catalog.audio) void playAudio(broadcast, catalog.audio, abort.signal).catch(showError);
 	const video = broadcast.subscribe("video", { priority: 2 });
 	while (!abort.signal.aborted) {
 		const group = await video.recvGroup();
@@ -42,6 +45,40 @@ async function play(conn: Connection, path: string): Promise<void> {
 		}
 	}
 	decoder.close();
+}
+
+async function playAudio(broadcast: Moq.Broadcast.Consumer, config: AudioDecoderConfig, stop: AbortSignal): Promise<void> {
+	const context = new AudioContext({ sampleRate: config.sampleRate });
+	let next = 0;
+	let decoded = 0;
+	const decoder = new AudioDecoder({
+		output: (data) => {
+			const buffer = context.createBuffer(data.numberOfChannels, data.numberOfFrames, data.sampleRate);
+			for (let channel = 0; channel < data.numberOfChannels; channel++) {
+				data.copyTo(buffer.getChannelData(channel), { planeIndex: channel, format: "f32-planar" });
+			}
+			data.close();
+			const source = context.createBufferSource();
+			source.buffer = buffer;
+			source.connect(context.destination);
+			next = Math.max(next, context.currentTime + 0.05);
+			source.start(next);
+			next += buffer.duration;
+			element("audio").textContent = String(++decoded);
+		},
+		error: (e) => showError(e),
+	});
+	decoder.configure(config);
+	const audio = broadcast.subscribe("audio", { priority: 3 });
+	while (!stop.aborted) {
+		const group = await audio.recvGroup();
+		if (!group) break;
+		for (let frame = await group.readFrame(); frame; frame = await group.readFrame()) {
+			decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: frame.timestamp.asMicros(), data: frame.payload }));
+		}
+	}
+	decoder.close();
+	await context.close();
 }
 
 try {
