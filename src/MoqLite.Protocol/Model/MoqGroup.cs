@@ -20,6 +20,7 @@ public sealed class MoqGroup
     private int _frameCount;
     private int _references = 1;
     private long _bytes;
+    private TaskCompletionSource? _unread;
 
     internal MoqGroup(ulong sequence, MoqTrack? track)
     {
@@ -114,15 +115,39 @@ public sealed class MoqGroup
         }
     }
 
+    /// <summary>
+    /// Completes once no reader holds this group: every subscription it reached has sent it on or let it go. A
+    /// producer that prefers pacing itself to its slowest subscriber over having groups dropped can wait on an
+    /// earlier group before writing the next.
+    /// </summary>
+    public Task WaitForReadersAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (_readers.Count == 0)
+            {
+                return Task.CompletedTask;
+            }
+            _unread ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _unread.Task.WaitAsync(cancellationToken);
+        }
+    }
+
     internal void CloseReader(GroupReader reader)
     {
+        TaskCompletionSource? unread = null;
         lock (_gate)
         {
             if (!_readers.Remove(reader))
             {
                 return;
             }
+            if (_readers.Count == 0)
+            {
+                (unread, _unread) = (_unread, null);
+            }
         }
+        unread?.TrySetResult();
         Release();
     }
 

@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace MoqLite.Benchmarks.FanOut;
+
+/// <summary>One measured fan-out run.</summary>
+internal sealed record RunResult(RunConfig Config, double FramesPerSecond, double MegabytesPerSecond, double P50Ms, double P99Ms, double MaxMs,
+    double ServerCpuSeconds, double ServerMicrosPerFrame, double ServerPeakMegabytes);
+
+/// <summary>
+/// Runs the fan-out matrix with the server and the subscribers in separate processes, as users deploy them, and
+/// reads the server's CPU time and peak memory from /proc around each measurement window.
+/// </summary>
+internal sealed class Orchestrator(bool quick, string resultsDirectory)
+{
+    private readonly double _window = quick ? 4 : 10;
+    private readonly List<RunResult> _results = [];
+    private readonly StringBuilder _notes = new();
+
+    public async Task<int> RunAsync()
+    {
+        foreach (var config in Matrix())
+        {
+            RunResult? result;
+            try
+            {
+                result = await MeasureAsync(config).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or IOException)
+            {
+                _notes.AppendLine(CultureInfo.InvariantCulture, $"- {config.Label}: {ex.GetType().Name}: {ex.Message}");
+                Console.WriteLine($"{config.Label,-42} failed: {ex.Message}");
+                continue;
+            }
+            if (result is not null)
+            {
+                _results.Add(result);
+                Console.WriteLine($"{config.Label,-42} {result.FramesPerSecond,10:N0} frames/s {result.MegabytesPerSecond,8:N1} MB/s  p50 {result.P50Ms,7:N2} ms  p99 {result.P99Ms,7:N2} ms  max {result.MaxMs,8:N2} ms  server {result.ServerMicrosPerFrame,6:N2} us/frame  peak {result.ServerPeakMegabytes,6:N0} MB");
+            }
+        }
+        var scale = await MeasureIdleSessionsAsync(quick ? 1000 : 5000).ConfigureAwait(false);
+        Report(scale);
+        return 0;
+    }
+
+    private IEnumerable<RunConfig> Matrix()
+    {
+        string[] modes = ["raw", "signalr", "moqlite"];
+        if (quick)
+        {
+            foreach (var mode in modes)
+            {
+                yield return new RunConfig(mode, 100, 10 * 1024, 0, false);
+            }
+            foreach (var mode in modes)
+            {
+                yield return new RunConfig(mode, 100, 10 * 1024, 30, false);
+            }
+            foreach (var mode in modes)
+            {
+                yield return new RunConfig(mode, 1000, 10 * 1024, 30, false);
+            }
+            yield return new RunConfig("moqlite", 100, 10 * 1024, 30, true);
+            yield break;
+        }
+        foreach (var n in new[] { 1, 10, 100, 1000 })
+        {
+            foreach (var size in new[] { 1024, 10 * 1024, 100 * 1024 })
+            {
+                foreach (var rate in new[] { 30, 0 })
+                {
+                    foreach (var mode in modes)
+                    {
+                        yield return new RunConfig(mode, n, size, rate, false);
+                    }
+                }
+            }
+        }
+        foreach (var mode in modes)
+        {
+            yield return new RunConfig(mode, 100, 10 * 1024, 30, true);
+        }
+    }
+
+    private async Task<RunResult?> MeasureAsync(RunConfig config)
+    {
+        var port = FreePort();
+        using var server = StartSelf("server", config.Mode, port.ToString(CultureInfo.InvariantCulture), config.RateHz.ToString(CultureInfo.InvariantCulture), config.FrameSize.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            await WaitForLineAsync(server, "READY").ConfigureAwait(false);
+            var url = config.Mode == "moqlite" ? $"ws://127.0.0.1:{port}/moq" : $"http://127.0.0.1:{port}/";
+            using var subscribers = StartSelf("subscribers", config.Mode, url, config.Subscribers.ToString(CultureInfo.InvariantCulture),
+                config.RateHz.ToString(CultureInfo.InvariantCulture), _window.ToString(CultureInfo.InvariantCulture), config.SlowConsumer ? "0" : "-1");
+            double cpuStart = 0, cpuEnd = 0;
+            JsonElement? result = null;
+            while (await subscribers.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120)).ConfigureAwait(false) is { } line)
+            {
+                if (line == "WINDOW-START")
+                {
+                    cpuStart = CpuSeconds(server.Id);
+                }
+                else if (line == "WINDOW-END")
+                {
+                    cpuEnd = CpuSeconds(server.Id);
+                }
+                else if (line.StartsWith("RESULT ", StringComparison.Ordinal))
+                {
+                    result = JsonDocument.Parse(line["RESULT ".Length..]).RootElement.Clone();
+                }
+            }
+            await subscribers.WaitForExitAsync().ConfigureAwait(false);
+            if (result is not { } r)
+            {
+                var error = (await subscribers.StandardError.ReadToEndAsync().ConfigureAwait(false)).Split('\n').FirstOrDefault() ?? string.Empty;
+                _notes.AppendLine(CultureInfo.InvariantCulture, $"- {config.Label}: no result ({error.Trim()})");
+                Console.WriteLine($"{config.Label,-42} failed: {error.Trim()}");
+                return null;
+            }
+            var seconds = r.GetProperty("seconds").GetDouble();
+            var frames = r.GetProperty("frames").GetInt64();
+            var cpu = cpuEnd - cpuStart;
+            return new RunResult(config, frames / seconds, r.GetProperty("bytes").GetInt64() / seconds / 1e6,
+                r.GetProperty("p50").GetDouble(), r.GetProperty("p99").GetDouble(), r.GetProperty("max").GetDouble(),
+                cpu, frames == 0 ? double.NaN : cpu * 1e6 / frames, PeakMegabytes(server.Id));
+        }
+        finally
+        {
+            await StopAsync(server).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<(int Sessions, double BytesPerSession)> MeasureIdleSessionsAsync(int count)
+    {
+        var port = FreePort();
+        using var server = StartSelf("server", "moqlite", port.ToString(CultureInfo.InvariantCulture), "1", "16");
+        try
+        {
+            await WaitForLineAsync(server, "READY").ConfigureAwait(false);
+            GC.KeepAlive(await WarmUpAsync(port).ConfigureAwait(false));
+            var before = ResidentBytes(server.Id);
+            using var holders = StartSelf("idle", $"ws://127.0.0.1:{port}/moq", count.ToString(CultureInfo.InvariantCulture));
+            await WaitForLineAsync(holders, "CONNECTED").ConfigureAwait(false);
+            var after = ResidentBytes(server.Id);
+            holders.StandardInput.Close();
+            await holders.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            return (count, (after - before) / (double)count);
+        }
+        finally
+        {
+            await StopAsync(server).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One session first, so the measured growth is per session rather than first-use code and pools.</summary>
+    private static async Task<bool> WarmUpAsync(int port)
+    {
+        await using var session = await Client.MoqClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/moq")).ConfigureAwait(false);
+        return true;
+    }
+
+    private void Report((int Sessions, double BytesPerSession) scale)
+    {
+        Directory.CreateDirectory(resultsDirectory);
+        var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var csv = new StringBuilder("mode,subscribers,frame_bytes,rate_hz,slow_consumer,frames_per_s,mb_per_s,p50_ms,p99_ms,max_ms,server_cpu_s,server_us_per_frame,server_peak_mb\n");
+        var md = new StringBuilder($"# Fan-out results {stamp} ({(quick ? "quick" : "full")} mode, {Environment.ProcessorCount} cores)\n\n");
+        md.AppendLine("| run | frames/s | MB/s | p50 ms | p99 ms | max ms | server CPU s | server µs/frame | server peak MB |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in _results)
+        {
+            var c = r.Config;
+            csv.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{c.Mode},{c.Subscribers},{c.FrameSize},{c.RateHz},{c.SlowConsumer},{r.FramesPerSecond:F0},{r.MegabytesPerSecond:F2},{r.P50Ms:F3},{r.P99Ms:F3},{r.MaxMs:F3},{r.ServerCpuSeconds:F3},{r.ServerMicrosPerFrame:F3},{r.ServerPeakMegabytes:F0}"));
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {c.Label} | {r.FramesPerSecond:N0} | {r.MegabytesPerSecond:N1} | {r.P50Ms:N2} | {r.P99Ms:N2} | {r.MaxMs:N2} | {r.ServerCpuSeconds:N2} | {r.ServerMicrosPerFrame:N2} | {r.ServerPeakMegabytes:N0} |"));
+        }
+        md.AppendLine(CultureInfo.InvariantCulture, $"\nIdle MoqLite sessions held: {scale.Sessions}, server memory per session: {scale.BytesPerSession / 1024:N1} KiB\n");
+        if (_notes.Length > 0)
+        {
+            md.AppendLine("Runs without a result:\n").Append(_notes);
+        }
+        File.WriteAllText(Path.Combine(resultsDirectory, $"fanout-{stamp}.csv"), csv.ToString());
+        File.WriteAllText(Path.Combine(resultsDirectory, $"fanout-{stamp}.md"), md.ToString());
+        Console.WriteLine();
+        Console.WriteLine(md);
+        Console.WriteLine($"results: {Path.Combine(resultsDirectory, $"fanout-{stamp}.md")} and .csv");
+
+        RunResult? Find(string mode, int n, int rate, bool slow = false) =>
+            _results.FirstOrDefault(r => r.Config.Mode == mode && r.Config.Subscribers == n && r.Config.FrameSize == 10 * 1024 && r.Config.RateHz == rate && r.Config.SlowConsumer == slow);
+        var moqFlat = Find("moqlite", 100, 0);
+        var rawFlat = Find("raw", 100, 0);
+        var signalrFlat = Find("signalr", 100, 0);
+        var baseline = Find("moqlite", 100, 30);
+        var slowRun = Find("moqlite", 100, 30, slow: true);
+        string Ratio(RunResult? a, RunResult? b) => a is null || b is null || b.FramesPerSecond == 0 ? "n/a" : (a.FramesPerSecond / b.FramesPerSecond).ToString("F2", CultureInfo.InvariantCulture);
+        string Us(RunResult? r) => r is null ? "n/a" : r.ServerMicrosPerFrame.ToString("F2", CultureInfo.InvariantCulture);
+        string P99(RunResult? r) => r is null ? "n/a" : r.P99Ms.ToString("F2", CultureInfo.InvariantCulture);
+        Console.WriteLine($"moqlite/signalr throughput N=100: {Ratio(moqFlat, signalrFlat)}");
+        Console.WriteLine($"moqlite/raw-websocket throughput N=100: {Ratio(moqFlat, rawFlat)}");
+        Console.WriteLine($"moqlite server us/frame N=100: {Us(moqFlat)} (raw {Us(rawFlat)}, signalr {Us(signalrFlat)})");
+        Console.WriteLine($"moqlite p99 ms N=100: {P99(baseline)}");
+        Console.WriteLine($"moqlite p99 ms N=1000: {P99(Find("moqlite", 1000, 30))}");
+        var shift = baseline is null || slowRun is null || baseline.P99Ms == 0 ? "n/a" : ((slowRun.P99Ms - baseline.P99Ms) / baseline.P99Ms * 100).ToString("F1", CultureInfo.InvariantCulture);
+        Console.WriteLine($"slow-consumer p99 shift: {shift}%");
+    }
+
+    private static Process StartSelf(params string[] arguments)
+    {
+        var host = Environment.ProcessPath!;
+        var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+        {
+            info.ArgumentList.Add(typeof(Orchestrator).Assembly.Location);
+        }
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        return Process.Start(info)!;
+    }
+
+    private static async Task WaitForLineAsync(Process process, string prefix)
+    {
+        while (await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120)).ConfigureAwait(false) is { } line)
+        {
+            if (line.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return;
+            }
+        }
+        throw new InvalidOperationException($"process ended before '{prefix}': {await process.StandardError.ReadToEndAsync().ConfigureAwait(false)}");
+    }
+
+    private static async Task StopAsync(Process server)
+    {
+        server.StandardInput.Close();
+        try
+        {
+            await server.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            server.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>utime + stime of a process, from /proc/&lt;pid&gt;/stat (clock ticks of 1/100 s).</summary>
+    private static double CpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    private static double PeakMegabytes(int pid) => StatusKilobytes(pid, "VmHWM:") / 1024.0;
+
+    private static long ResidentBytes(int pid) => StatusKilobytes(pid, "VmRSS:") * 1024;
+
+    private static long StatusKilobytes(int pid, string field)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
+        return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

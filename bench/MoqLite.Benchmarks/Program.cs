@@ -1,0 +1,61 @@
+// MoqLite benchmarks: one command, quick or full.
+//   dotnet run -c Release --project bench/MoqLite.Benchmarks -- --quick     (under five minutes on 2 cores)
+//   dotnet run -c Release --project bench/MoqLite.Benchmarks                (the full matrix)
+// Runs the codec benchmarks (BenchmarkDotNet, memory diagnoser), then the fan-out matrix with the server and the
+// subscribers in separate processes, then the idle-session scale test; writes bench/results/ and ends with the ratios.
+// The other verbs are the child processes the orchestrator starts.
+using System.Globalization;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using MoqLite.Benchmarks.Codec;
+using MoqLite.Benchmarks.FanOut;
+
+var verb = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
+var quick = args.Contains("--quick");
+var results = Path.GetFullPath(Path.Combine(FindRepository(), "bench", "results"));
+int Int(int index) => int.Parse(args[index], CultureInfo.InvariantCulture);
+
+switch (verb)
+{
+    case "server":
+        return await BenchServer.RunAsync(args[1], Int(2), Int(3), Int(4));
+    case "subscribers":
+        return await BenchSubscribers.RunAsync(args[1], new Uri(args[2]), Int(3), Int(4), double.Parse(args[5], CultureInfo.InvariantCulture), Int(6));
+    case "idle":
+        return await BenchSubscribers.HoldIdleAsync(new Uri(args[1]), Int(2));
+    case "codec":
+        RunCodec(quick, results);
+        return 0;
+    case "fanout":
+        return await new Orchestrator(quick, results).RunAsync();
+    default:
+        RunCodec(quick, results);
+        return await new Orchestrator(quick, results).RunAsync();
+}
+
+static void RunCodec(bool quick, string results)
+{
+    var job = quick ? Job.ShortRun.WithWarmupCount(2).WithIterationCount(4).WithToolchain(InProcessEmitToolchain.Instance) : Job.Default;
+    var config = ManualConfig.CreateMinimumViable().AddJob(job).WithArtifactsPath(Path.Combine(results, "codec"));
+    var summary = BenchmarkRunner.Run<CodecBenchmarks>(config);
+    foreach (var report in summary.Reports.Where(r => r.ResultStatistics is not null && r.BenchmarkCase.Descriptor.WorkloadMethod.Name.EndsWith("Frame", StringComparison.Ordinal)))
+    {
+        var size = (int)report.BenchmarkCase.Parameters["FrameSize"];
+        var megabytesPerSecond = size / report.ResultStatistics!.Mean * 1e9 / 1e6;
+        Console.WriteLine($"codec {report.BenchmarkCase.Descriptor.WorkloadMethod.Name} {size / 1024} KB: {megabytesPerSecond:N0} MB/s, {report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase) ?? 0} B allocated/op");
+    }
+}
+
+static string FindRepository()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "MoqLite.AspNetCore.sln")))
+        {
+            return dir.FullName;
+        }
+    }
+    return Directory.GetCurrentDirectory();
+}
