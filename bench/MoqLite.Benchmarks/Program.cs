@@ -39,7 +39,7 @@ static void RunCodec(bool quick, string results)
 {
     // Quick: short iterations in process, so the codec part takes well under a minute.
     var job = quick
-        ? Job.ShortRun.WithWarmupCount(1).WithIterationCount(3).WithIterationTime(BenchmarkDotNet.Horology.TimeInterval.FromMilliseconds(100)).WithToolchain(InProcessEmitToolchain.Instance)
+        ? Job.ShortRun.WithWarmupCount(1).WithIterationCount(3).WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(100)).WithToolchain(InProcessEmitToolchain.Instance)
         : Job.Default;
     var config = ManualConfig.CreateMinimumViable().AddJob(job).WithArtifactsPath(Path.Combine(results, "codec"));
     var summary = BenchmarkRunner.Run<CodecBenchmarks>(config);
