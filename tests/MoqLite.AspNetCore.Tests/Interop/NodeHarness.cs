@@ -10,7 +10,7 @@ internal static class NodeHarness
     private static bool _installed;
     private static bool _bundled;
 
-    public static string Directory { get; } = FindDirectory();
+    public static string Directory { get; } = Repository.Path("tests/MoqLite.AspNetCore.Tests/Interop/node");
 
     /// <summary>Installs the pinned packages from package-lock.json once per test run.</summary>
     public static async Task EnsureInstalledAsync()
@@ -132,18 +132,5 @@ internal static class NodeHarness
             info.ArgumentList.Add(argument);
         }
         return Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
-    }
-
-    private static string FindDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tests", "MoqLite.AspNetCore.Tests", "Interop", "node");
-            if (File.Exists(Path.Combine(candidate, "scenario.mjs")))
-            {
-                return candidate;
-            }
-        }
-        throw new InvalidOperationException("tests/MoqLite.AspNetCore.Tests/Interop/node not found above " + AppContext.BaseDirectory);
     }
 }

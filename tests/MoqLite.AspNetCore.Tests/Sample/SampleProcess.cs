@@ -44,7 +44,7 @@ internal sealed class SampleProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "WebApp.dll"), "--urls", origin.ToString().TrimEnd('/'), "--contentRoot", ContentRoot() })
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "WebApp.dll"), "--urls", origin.ToString().TrimEnd('/'), "--contentRoot", Repository.Path("samples/WebApp") })
         {
             info.ArgumentList.Add(argument);
         }
@@ -79,18 +79,5 @@ internal sealed class SampleProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
-    }
-
-    private static string ContentRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "samples", "WebApp");
-            if (File.Exists(Path.Combine(candidate, "WebApp.csproj")))
-            {
-                return candidate;
-            }
-        }
-        throw new InvalidOperationException("samples/WebApp not found above " + AppContext.BaseDirectory);
     }
 }

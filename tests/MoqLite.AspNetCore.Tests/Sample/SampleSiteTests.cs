@@ -130,17 +130,5 @@ public class SampleSiteTests(ITestOutputHelper output)
         }
     }
 
-    private static string Screenshots { get; } = FindScreenshots();
-
-    private static string FindScreenshots()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MoqLite.AspNetCore.sln")))
-        {
-            dir = dir.Parent;
-        }
-        var path = Path.Combine(dir?.FullName ?? AppContext.BaseDirectory, "TestResults", "screenshots");
-        Directory.CreateDirectory(path);
-        return path;
-    }
+    private static string Screenshots { get; } = Directory.CreateDirectory(Path.Combine(Repository.Root, "TestResults", "screenshots")).FullName;
 }

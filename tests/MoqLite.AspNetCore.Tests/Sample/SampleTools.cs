@@ -109,20 +109,11 @@ internal static class SampleTools
         return Process.Start(info)!;
     }
 
-    /// <summary>samples/{tool}/bin/{the tests' configuration}/net10.0/{tool}.dll.</summary>
+    /// <summary>samples/{tool}/bin/{the tests' configuration}/{framework}/{tool}.dll.</summary>
     private static string Locate(string tool)
     {
-        var output = new DirectoryInfo(AppContext.BaseDirectory);
-        var framework = output.Name.Length > 0 ? output.Name : output.Parent!.Name;
-        var configuration = (output.Name.Length > 0 ? output.Parent : output.Parent!.Parent)!.Name;
-        for (var dir = output; dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "samples", tool, "bin", configuration, framework, tool + ".dll");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new InvalidOperationException($"samples/{tool} is not built for {configuration}/{framework}");
+        // The tests run from tests/…/bin/{configuration}/{framework}/: the sample was built the same way.
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        return Repository.Path(Path.Combine("samples", tool, "bin", output.Parent!.Name, output.Name, tool + ".dll"));
     }
 }
