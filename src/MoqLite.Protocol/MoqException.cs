@@ -9,6 +9,10 @@ public class MoqException : Exception
 
     /// <summary>The MOQ error code.</summary>
     public MoqErrorCode Code { get; }
+
+    /// <summary>The code to reset a stream with when a writer is completed with <paramref name="exception"/>.</summary>
+    internal static ulong ResetCode(Exception exception) =>
+        exception is MoqException moq ? (ulong)moq.Code : (ulong)MoqErrorCode.Cancel;
 }
 
 /// <summary>

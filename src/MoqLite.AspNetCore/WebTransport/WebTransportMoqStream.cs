@@ -333,7 +333,7 @@ internal sealed class WebTransportMoqStream : Transport.MoqTransportStream
         {
             if (exception is not null)
             {
-                owner.Reset(exception is MoqException moq ? (ulong)moq.Code : (ulong)MoqErrorCode.Cancel);
+                owner.Reset(MoqException.ResetCode(exception));
                 return;
             }
             // Whatever was written still has to go out before the FIN, held or not.
@@ -344,7 +344,7 @@ internal sealed class WebTransportMoqStream : Transport.MoqTransportStream
         {
             if (exception is not null)
             {
-                owner.Reset(exception is MoqException moq ? (ulong)moq.Code : (ulong)MoqErrorCode.Cancel);
+                owner.Reset(MoqException.ResetCode(exception));
                 return;
             }
             await FlushThenFinAsync().ConfigureAwait(false);

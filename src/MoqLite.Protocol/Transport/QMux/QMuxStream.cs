@@ -348,7 +348,7 @@ internal sealed class QMuxStream : MoqTransportStream
             }
             else
             {
-                stream.Reset(exception is MoqException moq ? (ulong)moq.Code : (ulong)MoqErrorCode.Cancel);
+                stream.Reset(MoqException.ResetCode(exception));
             }
         }
     }

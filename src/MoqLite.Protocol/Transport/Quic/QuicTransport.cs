@@ -266,26 +266,24 @@ internal sealed class QuicMoqStream : MoqTransportStream
         public override void Complete(Exception? exception = null)
         {
             inner.Complete(exception);
-            if (exception is null)
-            {
-                stream.CompleteWrites();
-            }
-            else
-            {
-                stream.Abort(QuicAbortDirection.Write, exception is MoqException moq ? (long)moq.Code : (long)MoqErrorCode.Cancel);
-            }
+            EndWrites(exception);
         }
 
         public override async ValueTask CompleteAsync(Exception? exception = null)
         {
             await inner.CompleteAsync(exception).ConfigureAwait(false);
+            EndWrites(exception);
+        }
+
+        private void EndWrites(Exception? exception)
+        {
             if (exception is null)
             {
                 stream.CompleteWrites();
             }
             else
             {
-                stream.Abort(QuicAbortDirection.Write, exception is MoqException moq ? (long)moq.Code : (long)MoqErrorCode.Cancel);
+                stream.Abort(QuicAbortDirection.Write, (long)MoqException.ResetCode(exception));
             }
         }
     }
