@@ -81,10 +81,7 @@ public class WebTransportBrowserTests(ITestOutputHelper output)
         // The server answers TRACK_INFO and FIN on each; its FIN must not cost the browser's request or the reply.
         var result = await page.EvaluateAsync<JsonElement>("""
             async (origin) => {
-              const hash = await (await fetch(new URL("/certificate.sha256", origin))).text();
-              const bytes = new Uint8Array(hash.match(/../g).map((h) => parseInt(h, 16)));
-              const url = new URL("/moq", origin); url.protocol = "https:";
-              const wt = new WebTransport(url, { protocols: ["moq-lite-05"], serverCertificateHashes: [{ algorithm: "sha-256", value: bytes }] });
+              const wt = await openRawWebTransport(origin);
               await wt.ready;
               const text = new TextEncoder();
               const body = [...[5], ...text.encode("clock"), ...[7], ...text.encode("seconds")];
@@ -188,10 +185,7 @@ public class WebTransportBrowserTests(ITestOutputHelper output)
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var outcome = await page.EvaluateAsync<string>("""
             async (origin) => {
-              const hash = await (await fetch(new URL("/certificate.sha256", origin))).text();
-              const bytes = new Uint8Array(hash.match(/../g).map((h) => parseInt(h, 16)));
-              const url = new URL("/moq", origin); url.protocol = "https:";
-              const wt = new WebTransport(url, { protocols: ["moq-lite-05"], serverCertificateHashes: [{ algorithm: "sha-256", value: bytes }] });
+              const wt = await openRawWebTransport(origin);
               try { await wt.ready; return "connected"; } catch (e) { return "refused: " + e; }
             }
             """, server.Origin.ToString()).WaitAsync(TimeSpan.FromSeconds(20));
