@@ -117,6 +117,14 @@ public class EndpointTests(WebApplicationFactory<Program> factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task Among_several_offered_subprotocols_qmux_01_with_moq_lite_05_is_preferred()
+    {
+        using var socket = await factory.OpenWebSocketAsync("/moq", "qmux-00.moq-lite-04", "qmux-02.moq-lite-05", "qmux-00.moq-lite-05", "qmux-01.moq-lite-05", "qmux-01.moq-lite-03");
+        Assert.Equal("qmux-01.moq-lite-05", socket.SubProtocol);
+        socket.Abort();
+    }
+
+    [Fact]
     public async Task Garbage_on_one_WebSocket_closes_only_that_session()
     {
         await using var healthy = await factory.ConnectAsync("/moq");

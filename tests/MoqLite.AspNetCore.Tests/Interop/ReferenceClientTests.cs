@@ -68,7 +68,8 @@ public class ReferenceClientTests
 
         var result = await NodeHarness.RunScenarioAsync("scoped", server.Uri + "?jwt=" + token, "clock", "private/clock");
         Assert.Matches(@"^\d{4}-", result.GetProperty("allowed").GetString());
-        Assert.StartsWith("error", result.GetProperty("denied").GetString(), StringComparison.Ordinal);
+        // The reference client sees the SUBSCRIBE refused with Unauthorized (6).
+        Assert.Equal("error: RemoteError: remote error: 6", result.GetProperty("denied").GetString());
         Assert.Equal(0, hiddenTrack.SubscriptionCount);
     }
 }
