@@ -92,6 +92,11 @@ internal static class BenchServer
         var window = new Queue<MoqGroup>();
         for (var n = 0L; !stop.IsCancellationRequested; n++)
         {
+            // Like the raw loop, idle until someone listens: groups nobody reads would only burn the shared cores.
+            while (track.SubscriptionCount == 0)
+            {
+                await Task.Delay(10, stop).ConfigureAwait(false);
+            }
             Payload.Stamp(frame);
             var group = track.AppendGroup();
             group.WriteFrame(frame, n);

@@ -70,7 +70,8 @@ internal static class BenchSubscribers
             }
         }
         Console.WriteLine($"CONNECTED {connected}");
-        await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        // Warm up first, the same for every mode: tiered JIT is still recompiling hot paths in the first seconds.
+        await Task.Delay(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
         var start = Stopwatch.GetTimestamp();
         _recording = true;
         Console.WriteLine("WINDOW-START");

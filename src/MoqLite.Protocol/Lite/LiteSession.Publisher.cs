@@ -130,7 +130,8 @@ public sealed partial class LiteSession
             using var subscription = track.Subscribe(subscribe.StartGroup, subscribe.EndGroup, _options.MaxGroupsInFlight);
             _options.Metrics?.SubscriptionStarted();
             using var counted = new SubscriptionCount(_options.Metrics);
-            var delivery = new GroupDelivery(this, subscribe, track.Info);
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Closing);
+            var delivery = new GroupDelivery(this, subscribe, track.Info, cancel.Token);
             if (Version.HasTrackStream())
             {
                 SubscribeResponse.Started(subscription.StartSequence).Write(output, Version);
@@ -141,7 +142,6 @@ public sealed partial class LiteSession
             }
             await PipeMessages.FlushAsync(output, Closing).ConfigureAwait(false);
 
-            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Closing);
             var updates = ReadUpdatesAsync(input, delivery, cancel);
             try
             {
@@ -224,26 +224,62 @@ public sealed partial class LiteSession
         using var reader = track.TryOpenGroup(fetch.Group)
             ?? throw new MoqException(MoqErrorCode.NotFound, $"group {fetch.Group} of '{fetch.Track}' is not cached");
         stream.SendPriority = GroupSendPriority(fetch.Priority, ordered: true, fetch.Group);
-        await WriteFramesAsync(stream.Output!, reader, Closing).ConfigureAwait(false);
-        await stream.CloseAsync().ConfigureAwait(false);
+        var sent = false;
+        try
+        {
+            await WriteFramesAsync(stream, reader, Closing).ConfigureAwait(false);
+            await stream.CloseAsync().ConfigureAwait(false);
+            await stream.SendCompleted.ConfigureAwait(false);
+            sent = true;
+        }
+        finally
+        {
+            if (!sent)
+            {
+                // The frames were queued by reference: the stream lets go of them before the group's storage may.
+                stream.Reset((ulong)MoqErrorCode.Cancel);
+            }
+        }
     }
 
-    /// <summary>Copies a group's frames onto a stream until the group ends, flushing once per batch of ready frames.</summary>
-    private async Task WriteFramesAsync(PipeWriter output, GroupReader reader, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies a group's frames onto a stream until the group ends, flushing once per batch of ready frames. The last
+    /// batch is left for the caller's completion to flush, so a finished group goes out with its end of stream in one
+    /// piece rather than as data followed by an empty FIN.
+    /// </summary>
+    private async ValueTask WriteFramesAsync(MoqTransportStream stream, GroupReader reader, CancellationToken cancellationToken)
     {
+        var output = stream.Output!;
         long previous = 0;
-        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        while (true)
         {
             long frames = 0, bytes = 0;
-            while (reader.TryRead(out var frame))
+            bool ended;
+            while (reader.TryRead(out var frame, out ended))
             {
-                FrameCodec.Write(output, Version, frame.Timestamp - previous, frame.Payload.Span);
+                // By reference: the reader keeps the payload alive until the stream has sent it.
+                FrameCodec.WriteHeader(output, Version, frame.Timestamp - previous, frame.Payload.Length);
+                stream.WriteRetained(frame.Payload);
                 previous = frame.Timestamp;
                 frames++;
                 bytes += frame.Payload.Length;
             }
-            _options.Metrics?.FramesSent(frames, bytes);
-            await PipeMessages.FlushAsync(output, cancellationToken).ConfigureAwait(false);
+            if (frames > 0)
+            {
+                _options.Metrics?.FramesSent(frames, bytes);
+            }
+            if (ended)
+            {
+                return;
+            }
+            if (frames > 0)
+            {
+                await PipeMessages.FlushAsync(output, cancellationToken).ConfigureAwait(false);
+            }
+            if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
         }
     }
 
@@ -252,7 +288,7 @@ public sealed partial class LiteSession
     /// past <see cref="Session.MoqSessionOptions.MaxGroupsInFlight"/>, or once older than the latency window, the
     /// oldest group is reset so a slow peer loses whole old groups and never holds up the publisher.
     /// </summary>
-    private sealed class GroupDelivery(LiteSession session, Subscribe subscribe, TrackInfo info)
+    private sealed class GroupDelivery(LiteSession session, Subscribe subscribe, TrackInfo info, CancellationToken ended)
     {
         private readonly object _gate = new();
         private readonly List<InFlight> _inFlight = [];
@@ -262,12 +298,14 @@ public sealed partial class LiteSession
 
         public void Start(GroupReader reader)
         {
-            var entry = new InFlight(reader, CancellationTokenSource.CreateLinkedTokenSource(session.Closing));
+            var entry = new InFlight(reader);
+            List<InFlight>? dropped;
             lock (_gate)
             {
                 _inFlight.Add(entry);
-                ExpireLocked(reader.Group);
+                dropped = ExpireLocked(reader.Group);
             }
+            Drop(dropped);
             entry.Task = SendAsync(entry);
         }
 
@@ -300,49 +338,98 @@ public sealed partial class LiteSession
 
         public void CancelAll()
         {
+            List<InFlight> dropped;
             lock (_gate)
             {
-                foreach (var entry in _inFlight)
+                dropped = [.. _inFlight.Where(e => !e.Dropped)];
+                foreach (var entry in dropped)
                 {
-                    entry.Cancel.Cancel();
+                    entry.Dropped = true;
                 }
             }
+            Drop(dropped);
         }
 
-        private void ExpireLocked(MoqGroup newest)
+        /// <summary>Marks the groups to drop; the caller acts on them once the lock is released.</summary>
+        private List<InFlight>? ExpireLocked(MoqGroup newest)
         {
             var window = _maxLatencyMs > 0 ? (long)_maxLatencyMs : (long)info.LatencyMax.TotalMilliseconds;
             var active = _inFlight.Count;
+            List<InFlight>? dropped = null;
             foreach (var entry in _inFlight)
             {
-                var stale = newest.CreatedTimestamp - entry.Reader.Group.CreatedTimestamp > window;
-                if ((active > session._options.MaxGroupsInFlight || stale) && !ReferenceEquals(entry.Reader.Group, newest) && !entry.Cancel.IsCancellationRequested)
+                if (entry.Dropped)
                 {
-                    entry.Cancel.Cancel();
+                    active--;
+                    continue;
+                }
+                var stale = newest.CreatedTimestamp - entry.Reader.Group.CreatedTimestamp > window;
+                if ((active > session._options.MaxGroupsInFlight || stale) && !ReferenceEquals(entry.Reader.Group, newest))
+                {
+                    entry.Dropped = true;
+                    (dropped ??= []).Add(entry);
                     active--;
                 }
+            }
+            return dropped;
+        }
+
+        /// <summary>Stops dropped groups: a wait for frames ends, and a stream already opened is reset.</summary>
+        private void Drop(List<InFlight>? dropped)
+        {
+            if (dropped is null)
+            {
+                return;
+            }
+            foreach (var entry in dropped)
+            {
+                entry.Reader.Interrupt();
+                MoqTransportStream? stream;
+                lock (_gate)
+                {
+                    stream = entry.Stream;
+                }
+                stream?.Reset((ulong)MoqErrorCode.Dropped);
             }
         }
 
         private async Task SendAsync(InFlight entry)
         {
             MoqTransportStream? stream = null;
+            var sent = false;
             try
             {
-                stream = await session._connection.OpenUnidirectionalStreamAsync(entry.Cancel.Token).ConfigureAwait(false);
+                stream = await session._connection.OpenUnidirectionalStreamAsync(ended).ConfigureAwait(false);
+                bool dropped;
                 lock (_gate)
                 {
                     entry.Stream = stream;
+                    dropped = entry.Dropped;
                     stream.SendPriority = GroupSendPriority(_priority, _ordered, entry.Reader.Sequence);
+                }
+                if (dropped)
+                {
+                    throw new OperationCanceledException();
                 }
                 var output = stream.Output!;
                 VarInt.Write(output, (ulong)LiteUniType.Group);
                 LiteCodec.Write(output, new GroupHeader(subscribe.Id, entry.Reader.Sequence), session.Version);
-                await session.WriteFramesAsync(output, entry.Reader, entry.Cancel.Token).ConfigureAwait(false);
+                await session.WriteFramesAsync(stream, entry.Reader, ended).ConfigureAwait(false);
                 await output.CompleteAsync().ConfigureAwait(false);
-                session._options.Metrics?.GroupSent();
+                // In flight until it has left, so a peer that reads slowly holds groups here, where they can be dropped.
+                await stream.SendCompleted.ConfigureAwait(false);
+                sent = true;
+                if (entry.Dropped)
+                {
+                    // Reset while it waited to leave.
+                    session._options.Metrics?.GroupDropped();
+                }
+                else
+                {
+                    session._options.Metrics?.GroupSent();
+                }
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException || entry.Dropped)
             {
                 stream?.Reset((ulong)MoqErrorCode.Dropped);
                 session._options.Metrics?.GroupDropped();
@@ -357,20 +444,25 @@ public sealed partial class LiteSession
             }
             finally
             {
+                if (!sent)
+                {
+                    // Frames were queued by reference: a stream that has not sent them all lets go of them first.
+                    stream?.Reset((ulong)MoqErrorCode.Cancel);
+                }
                 entry.Reader.Dispose();
                 lock (_gate)
                 {
                     _inFlight.Remove(entry);
                 }
-                entry.Cancel.Dispose();
             }
         }
 
-        private sealed class InFlight(GroupReader reader, CancellationTokenSource cancel)
+        /// <summary>One group on its way; <see cref="Dropped"/> and <see cref="Stream"/> are guarded by the delivery's lock.</summary>
+        private sealed class InFlight(GroupReader reader)
         {
             public GroupReader Reader { get; } = reader;
 
-            public CancellationTokenSource Cancel { get; } = cancel;
+            public bool Dropped { get; set; }
 
             public MoqTransportStream? Stream { get; set; }
 

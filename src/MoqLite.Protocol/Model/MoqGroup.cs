@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using MoqLite.Coding;
 
 namespace MoqLite.Model;
 
@@ -10,7 +11,8 @@ namespace MoqLite.Model;
 /// </summary>
 public sealed class MoqGroup
 {
-    private const int ChunkSize = 64 * 1024;
+    private const int MinChunkSize = 1024;
+    private const int MaxChunkSize = 64 * 1024;
     private readonly object _gate = new();
     private readonly List<GroupReader> _readers = [];
     private byte[][] _chunks = [];
@@ -171,7 +173,7 @@ public sealed class MoqGroup
         }
         for (var i = 0; i < chunkCount; i++)
         {
-            ArrayPool<byte>.Shared.Return(chunks[i]);
+            BufferPool.Shared.Return(chunks[i]);
         }
         if (frames.Length > 0)
         {
@@ -192,7 +194,10 @@ public sealed class MoqGroup
         if (_chunkCount == 0 || _chunkUsed + length > _chunks[_chunkCount - 1].Length)
         {
             Grow(ref _chunks, _chunkCount);
-            _chunks[_chunkCount++] = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkSize, length));
+            // Start at the first frame's size and double: a one-frame group (audio, a keyframe) then holds one buffer
+            // of about its size, while a long group still ends up with few large chunks.
+            var previous = _chunkCount == 0 ? 0 : _chunks[_chunkCount - 1].Length;
+            _chunks[_chunkCount++] = BufferPool.Shared.Rent(Math.Max(Math.Clamp(previous * 2, MinChunkSize, MaxChunkSize), length));
             _chunkUsed = 0;
         }
         Grow(ref _frames, _frameCount);
@@ -256,6 +261,7 @@ public sealed class GroupReader : IDisposable
 {
     private readonly MoqGroup _group;
     private int _index;
+    private bool _interrupted;
 
     internal GroupReader(MoqGroup group) => _group = group;
 
@@ -271,6 +277,19 @@ public sealed class GroupReader : IDisposable
     /// <exception cref="MoqException">The producer aborted the group.</exception>
     public bool TryRead(out MoqFrame frame) => _group.TryRead(ref _index, out frame, out _);
 
+    /// <summary>Takes the next frame if one is available; otherwise says whether the group has ended.</summary>
+    internal bool TryRead(out MoqFrame frame, out bool ended) => _group.TryRead(ref _index, out frame, out ended);
+
+    /// <summary>
+    /// Makes a pending or later <see cref="WaitToReadAsync"/> throw <see cref="OperationCanceledException"/>: how a
+    /// delivery drops one group without a cancellation source per group.
+    /// </summary>
+    internal void Interrupt()
+    {
+        Volatile.Write(ref _interrupted, true);
+        Signal.Set();
+    }
+
     /// <summary>Waits until a frame is available (true) or the group ended (false).</summary>
     /// <exception cref="MoqException">The producer aborted the group.</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -278,6 +297,10 @@ public sealed class GroupReader : IDisposable
     {
         while (true)
         {
+            if (Volatile.Read(ref _interrupted))
+            {
+                throw new OperationCanceledException($"group {Sequence} was dropped");
+            }
             var probe = _index;
             if (_group.TryRead(ref probe, out _, out var ended))
             {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 
 namespace MoqLite.Transport;
@@ -29,6 +30,21 @@ public abstract class MoqTransportStream
     /// Transports without a scheduler ignore it.
     /// </summary>
     public virtual long SendPriority { get; set; }
+
+    /// <summary>
+    /// Completes once the send direction is over: everything written before <see cref="Output"/> was completed has
+    /// left for the network, or the stream was reset. A publisher counts a group as in flight until then, so a slow
+    /// peer's backlog stays bounded by groups rather than by whatever the transport would buffer. Transports whose
+    /// completion already waits for the network report it at once.
+    /// </summary>
+    public virtual Task SendCompleted => Task.CompletedTask;
+
+    /// <summary>
+    /// Writes <paramref name="data"/> to <see cref="Output"/>. The caller keeps it unchanged until
+    /// <see cref="SendCompleted"/>, so a transport that queues bytes may keep a reference rather than a copy: a relay
+    /// sends each cached frame to many subscribers without copying it once per subscriber.
+    /// </summary>
+    public virtual void WriteRetained(ReadOnlyMemory<byte> data) => Output!.Write(data.Span);
 
     /// <summary>Abandons the send direction with RESET_STREAM(<paramref name="code"/>).</summary>
     public abstract void Reset(ulong code);

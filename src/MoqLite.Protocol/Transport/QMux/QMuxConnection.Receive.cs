@@ -125,7 +125,7 @@ public sealed partial class QMuxConnection
                         }
                     }
                 }
-                _sendSignal.Set();
+                Kick();
                 return span;
             }
             case QMuxFrameType.MaxStreamData:
@@ -140,7 +140,7 @@ public sealed partial class QMuxConnection
                         WakeLocked(stream);
                     }
                 }
-                _sendSignal.Set();
+                Kick();
                 return span;
             }
             case QMuxFrameType.MaxStreamsBidi:
@@ -186,7 +186,7 @@ public sealed partial class QMuxConnection
                 {
                     QueueControlLocked(Frame(QMuxFrameType.PingResponse, sequence));
                 }
-                _sendSignal.Set();
+                Kick();
                 return span;
             }
             case QMuxFrameType.PingResponse when Version != QMuxVersion.Draft00:
@@ -243,7 +243,7 @@ public sealed partial class QMuxConnection
         {
             waiter.TrySetResult();
         }
-        _sendSignal.Set();
+        Kick();
     }
 
     private ReadOnlySpan<byte> ReceiveStreamFrame(ulong type, ReadOnlySpan<byte> span)
@@ -405,7 +405,7 @@ public sealed partial class QMuxConnection
         }
         if (signal)
         {
-            _sendSignal.Set();
+            Kick();
         }
     }
 
@@ -429,8 +429,12 @@ public sealed partial class QMuxConnection
                 granted = retired + _options.MaxConcurrentStreams;
                 QueueControlLocked(Frame(stream.IsUnidirectional ? QMuxFrameType.MaxStreamsUni : QMuxFrameType.MaxStreamsBidi, granted));
             }
+            else
+            {
+                return;
+            }
         }
-        _sendSignal.Set();
+        Kick();
     }
 
     internal ulong StreamReceiveWindow => _options.StreamReceiveWindow;

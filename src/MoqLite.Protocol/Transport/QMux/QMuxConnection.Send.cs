@@ -4,15 +4,64 @@ using MoqLite.Coding;
 
 namespace MoqLite.Transport.QMux;
 
-// The send side: one loop owns the WebSocket's sending half and packs frames into messages.
+// The send side. Whoever makes data ready sends it on its own thread while the socket is free — the way a plain
+// broadcast loop does — instead of waking a dedicated loop: that thread-pool hop per message cost more than the send.
+// A send that does not complete at once carries on asynchronously, and later callers only queue behind it.
 public sealed partial class QMuxConnection
 {
     private const int SendBufferSize = 64 * 1024;
-    private readonly TaskCompletionSource _sendLoopDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _sendDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _sending;
+    private bool _sendStopped;
 
-    private async Task SendLoopAsync()
+    // Streams whose FIN is in the message being sent; owned by the sender, completed once the message is out.
+    private readonly List<TaskCompletionSource> _finished = [];
+
+    /// <summary>Sends whatever is ready unless a send is already under way (it will pick this up too).</summary>
+    private void Kick()
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(SendBufferSize);
+        lock (_gate)
+        {
+            if (!TryBeginSendLocked())
+            {
+                return;
+            }
+        }
+        _ = SendReadyAsync();
+    }
+
+    /// <summary>Notes a stream whose FIN is going into the message being built (called by the sender).</summary>
+    internal void FinishedLocked(TaskCompletionSource? sent)
+    {
+        if (sent is not null)
+        {
+            _finished.Add(sent);
+        }
+    }
+
+    private void CompleteFinished()
+    {
+        foreach (var sent in _finished)
+        {
+            sent.TrySetResult();
+        }
+        _finished.Clear();
+    }
+
+    private bool TryBeginSendLocked()
+    {
+        if (_sending || _sendStopped)
+        {
+            return false;
+        }
+        _sending = true;
+        return true;
+    }
+
+    /// <summary>Sends messages until nothing is ready; only the caller that set <see cref="_sending"/> runs this.</summary>
+    private async Task SendReadyAsync()
+    {
+        byte[]? buffer = null;
         try
         {
             while (true)
@@ -20,31 +69,76 @@ public sealed partial class QMuxConnection
                 int length;
                 lock (_gate)
                 {
+                    // Sized to what is ready, so a relay with many connections mid-send holds little memory.
+                    var size = MessageSizeLocked();
+                    if (buffer is null || buffer.Length < size)
+                    {
+                        if (buffer is not null)
+                        {
+                            BufferPool.Shared.Return(buffer);
+                        }
+                        buffer = BufferPool.Shared.Rent(Math.Max(size, 1024));
+                    }
                     length = BuildMessageLocked(buffer);
+                    if (length == 0)
+                    {
+                        _sending = false;
+                        if (_closed.Task.IsCompleted)
+                        {
+                            _sendDrained.TrySetResult();
+                        }
+                        return;
+                    }
                 }
-                if (length > 0)
-                {
-                    await _socket.SendAsync(buffer.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, _shutdown.Token).ConfigureAwait(false);
-                    Volatile.Write(ref _lastSent, Environment.TickCount64);
-                    continue;
-                }
-                if (_closed.Task.IsCompleted)
-                {
-                    return;
-                }
-                await _sendSignal.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                await _socket.SendAsync(buffer.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, _shutdown.Token).ConfigureAwait(false);
+                Volatile.Write(ref _lastSent, Environment.TickCount64);
+                CompleteFinished();
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
+            lock (_gate)
+            {
+                _sending = false;
+                _sendStopped = true;
+            }
+            _sendDrained.TrySetResult();
+            CompleteFinished();
             Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.Transport, "WebSocket lost: " + ex.Message, ClosedByPeer: true));
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            _sendLoopDone.TrySetResult();
+            if (buffer is not null)
+            {
+                BufferPool.Shared.Return(buffer);
+            }
         }
     }
+
+    /// <summary>The largest message what is ready could fill: queued control frames and stream bytes, within the budget.</summary>
+    private int MessageSizeLocked()
+    {
+        long size = 0;
+        var largest = 0;
+        foreach (var frame in _control)
+        {
+            size += frame.Length;
+            largest = Math.Max(largest, frame.Length);
+        }
+        if (!_closing)
+        {
+            foreach (var stream in _ready)
+            {
+                size += stream.QueuedLocked + 24;
+            }
+        }
+        // A control frame larger than the budget still goes out whole, alone in its message.
+        return Math.Max((int)Math.Min(size, MessageBudget), largest);
+    }
+
+    private int MessageBudget => Version == QMuxVersion.Draft00
+        ? MaxFrameSize00
+        : (int)Math.Min(_peer?.MaxRecordSize ?? QMuxTransportParameters.DefaultMaxRecordSize, SendBufferSize);
 
     /// <summary>
     /// Fills one WebSocket message: control frames first, then stream data by priority. qmux-00 carries exactly
@@ -53,7 +147,7 @@ public sealed partial class QMuxConnection
     private int BuildMessageLocked(byte[] buffer)
     {
         var single = Version == QMuxVersion.Draft00;
-        var budget = single ? MaxFrameSize00 : (int)Math.Min(_peer?.MaxRecordSize ?? QMuxTransportParameters.DefaultMaxRecordSize, SendBufferSize);
+        var budget = Math.Min(MessageBudget, buffer.Length);
         var used = 0;
         while (_control.TryPeek(out var frame) && used + frame.Length <= Math.Max(budget, frame.Length))
         {
@@ -127,8 +221,12 @@ public sealed partial class QMuxConnection
         lock (_gate)
         {
             WakeLocked(stream);
+            if (!TryBeginSendLocked())
+            {
+                return;
+            }
         }
-        _sendSignal.Set();
+        _ = SendReadyAsync();
     }
 
     internal void QueueControl(ulong type, ulong a, ulong? b = null, ulong? c = null)
@@ -141,7 +239,7 @@ public sealed partial class QMuxConnection
             }
             QueueControlLocked(Frame(type, a, b, c));
         }
-        _sendSignal.Set();
+        Kick();
     }
 
     internal object Gate => _gate;
@@ -170,7 +268,7 @@ public sealed partial class QMuxConnection
                         _closing = true;
                         _control.Enqueue(CloseFrame(QMuxFrameType.ApplicationClose, (ulong)MoqErrorCode.Timeout, "idle timeout"));
                     }
-                    _sendSignal.Set();
+                    Kick();
                     Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.Timeout, "idle timeout", ClosedByPeer: false));
                     return;
                 }
@@ -182,7 +280,7 @@ public sealed partial class QMuxConnection
                     {
                         QueueControlLocked(Frame(QMuxFrameType.PingRequest, ++_pingSequence));
                     }
-                    _sendSignal.Set();
+                    Kick();
                 }
             }
         }

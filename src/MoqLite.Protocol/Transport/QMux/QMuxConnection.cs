@@ -26,7 +26,6 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     private readonly Queue<byte[]> _control = new();
     private readonly List<QMuxStream> _ready = [];
     private readonly List<(bool Unidirectional, TaskCompletionSource Waiter)> _openWaiters = [];
-    private readonly AsyncSignal _sendSignal = new();
     private readonly TaskCompletionSource<MoqCloseInfo> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _shutdown = new();
     private QMuxTransportParameters? _peer;
@@ -94,7 +93,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
         var parameters = new ArrayBufferWriter<byte>(128);
         connection._local.WriteFrame(parameters, version);
         connection._control.Enqueue(parameters.WrittenSpan.ToArray());
-        _ = connection.SendLoopAsync();
+        connection.Kick();
         _ = connection.ReceiveLoopAsync();
         if (version != QMuxVersion.Draft00 && options?.IdleTimeout != TimeSpan.Zero)
         {
@@ -136,7 +135,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
             _closing = true;
             _control.Enqueue(CloseFrame(QMuxFrameType.ApplicationClose, code, reason));
         }
-        _sendSignal.Set();
+        Kick();
         Shutdown(new MoqCloseInfo(code, reason, ClosedByPeer: false));
         await _closed.Task.ConfigureAwait(false);
     }
@@ -193,14 +192,14 @@ public sealed partial class QMuxConnection : MoqTransportConnection
             stream.Fail(error);
         }
         _accepted.Writer.TryComplete();
-        _sendSignal.Set();
+        Kick();
         _ = CloseSocketAsync();
     }
 
     private async Task CloseSocketAsync()
     {
-        // Let the send loop flush APPLICATION_CLOSE or CONNECTION_CLOSE first.
-        await _sendLoopDone.Task.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        // Let the sender flush APPLICATION_CLOSE or CONNECTION_CLOSE first.
+        await _sendDrained.Task.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         try
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
@@ -264,7 +263,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
             _closing = true;
             _control.Enqueue(CloseFrame(QMuxFrameType.ConnectionClose, (ulong)MoqErrorCode.ProtocolViolation, violation.Message));
         }
-        _sendSignal.Set();
+        Kick();
         Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.ProtocolViolation, violation.Message, ClosedByPeer: false));
     }
 }

@@ -14,11 +14,11 @@ internal sealed class QMuxStream : MoqTransportStream
 {
     private readonly QMuxConnection _connection;
     private readonly Pipe? _receive;
-    private readonly Pipe? _send;
     private readonly ReceiveReader? _input;
-    private readonly SendWriter? _output;
+    private readonly QMuxSendBuffer? _output;
     private long _priority;
     private bool _finReceived;
+    private TaskCompletionSource? _sendCompleted;
 
     public QMuxStream(QMuxConnection connection, long id, bool unidirectional, bool isLocal)
     {
@@ -39,8 +39,7 @@ internal sealed class QMuxStream : MoqTransportStream
         if (!(unidirectional && !isLocal))
         {
             var buffered = connection.StreamSendBuffer;
-            _send = new Pipe(new PipeOptions(pauseWriterThreshold: buffered, resumeWriterThreshold: buffered / 2, useSynchronizationContext: false));
-            _output = new SendWriter(this, _send.Writer);
+            _output = new QMuxSendBuffer(this, connection.Gate, buffered);
             SendMax = connection.InitialSendWindow(this);
         }
         else
@@ -65,6 +64,19 @@ internal sealed class QMuxStream : MoqTransportStream
         set => Volatile.Write(ref _priority, value);
     }
 
+    /// <inheritdoc/>
+    public override Task SendCompleted
+    {
+        get
+        {
+            lock (_connection.Gate)
+            {
+                // Completed outside the connection's lock (see TakeSendCompletedLocked), so awaiting inline is safe.
+                return SendDone ? Task.CompletedTask : (_sendCompleted ??= new TaskCompletionSource()).Task;
+            }
+        }
+    }
+
     public ulong ReceivedBytes { get; set; }
 
     public ulong ConsumedBytes { get; set; }
@@ -83,7 +95,7 @@ internal sealed class QMuxStream : MoqTransportStream
 
     public long ReadySequence { get; set; }
 
-    public override void Reset(ulong code) => AbandonSend(code, $"stream {Id} was reset locally");
+    public override void Reset(ulong code) => AbandonSend(code, byPeer: false);
 
     public override void StopSending(ulong code)
     {
@@ -158,11 +170,12 @@ internal sealed class QMuxStream : MoqTransportStream
     }
 
     // QUIC: answer STOP_SENDING with RESET_STREAM.
-    public void PeerStopSending(ulong code) => AbandonSend(code, $"stream {Id} was stopped by the peer with code {code}");
+    public void PeerStopSending(ulong code) => AbandonSend(code, byPeer: true);
 
     /// <summary>Ends the send direction with RESET_STREAM; the application's next flush fails with the reason.</summary>
-    private void AbandonSend(ulong code, string reason)
+    private void AbandonSend(ulong code, bool byPeer)
     {
+        TaskCompletionSource? sent;
         lock (_connection.Gate)
         {
             if (SendDone)
@@ -171,8 +184,12 @@ internal sealed class QMuxStream : MoqTransportStream
             }
             SendDone = true;
             _connection.RemoveReadyLocked(this);
-            _send!.Reader.Complete(new MoqStreamAbortedException(code, reason));
+            // Only now the reason is worth a string: resetting a stream that already ended is common and free.
+            var reason = byPeer ? $"stream {Id} was stopped by the peer with code {code}" : $"stream {Id} was reset locally";
+            _output!.AbandonLocked(new MoqStreamAbortedException(code, reason));
+            sent = TakeSendCompletedLocked();
         }
+        sent?.TrySetResult();
         _connection.QueueControl(QMuxFrameType.ResetStream, (ulong)Id, code, SendOffset);
         RetireIfDone();
     }
@@ -180,54 +197,61 @@ internal sealed class QMuxStream : MoqTransportStream
     public void Fail(Exception error)
     {
         _receive?.Writer.Complete(error);
-        _send?.Reader.Complete(error);
+        TaskCompletionSource? sent;
+        lock (_connection.Gate)
+        {
+            SendDone = true;
+            _output?.AbandonLocked(error);
+            sent = TakeSendCompletedLocked();
+        }
+        sent?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Hands over the waiter for <see cref="SendCompleted"/> once the send direction is done; the caller completes it
+    /// after releasing the connection's lock, because its continuation runs inline.
+    /// </summary>
+    public TaskCompletionSource? TakeSendCompletedLocked()
+    {
+        var sent = _sendCompleted;
+        _sendCompleted = null;
+        return sent;
     }
 
     /// <summary>Writes at most one STREAM frame into <paramref name="destination"/>; returns its size.</summary>
     public int WriteFrameLocked(Span<byte> destination, ref ulong connectionSent, ulong connectionMax)
     {
-        var reader = _send!.Reader;
-        if (SendDone || !reader.TryRead(out var result))
+        var output = _output!;
+        if (SendDone)
         {
             InReady = false;
             return 0;
         }
-        var buffer = result.Buffer;
-        var available = buffer.Length;
+        var available = output.QueuedLocked;
         var credit = (long)Math.Min(SendMax - SendOffset, connectionMax - connectionSent);
         var header = 1 + VarInt.Size((ulong)Id) + VarInt.Size(SendOffset) + (destination.Length <= 16383 ? 2 : 4);
         var room = destination.Length - header;
         if (room <= 0)
         {
-            reader.AdvanceTo(buffer.Start);
             return 0;
         }
         var length = (int)Math.Min(Math.Min(available, credit), room);
-        var fin = result.IsCompleted && length == available;
+        var fin = output.CompletedLocked && length == available;
         if (length == 0 && !fin)
         {
             // Nothing to send (the next flush wakes us), or blocked on credit (MAX_STREAM_DATA / MAX_DATA wakes us).
-            // Data held back for credit stays unexamined so TryRead yields it again once credit arrives.
-            if (available == 0)
-            {
-                reader.AdvanceTo(buffer.Start, buffer.End);
-            }
-            else
-            {
-                reader.AdvanceTo(buffer.Start);
-            }
             InReady = false;
             return 0;
         }
         var written = QMuxConnection.WriteStreamHeader(destination, Id, SendOffset, length, fin);
-        buffer.Slice(0, length).CopyTo(destination[written..]);
-        reader.AdvanceTo(buffer.GetPosition(length));
+        output.TakeLocked(destination.Slice(written, length));
         SendOffset += (ulong)length;
         connectionSent += (ulong)length;
         if (fin)
         {
-            reader.Complete();
+            output.ReleaseLocked();
             SendDone = true;
+            _connection.FinishedLocked(TakeSendCompletedLocked());
             InReady = false;
             RetireIfDone();
         }
@@ -236,6 +260,22 @@ internal sealed class QMuxStream : MoqTransportStream
             InReady = false;
         }
         return written + length;
+    }
+
+    /// <summary>Bytes queued to send.</summary>
+    public long QueuedLocked => _output?.QueuedLocked ?? 0;
+
+    /// <summary>New bytes or the end were queued: let the connection's sender know.</summary>
+    public void Wake() => _connection.Wake(this);
+
+    /// <inheritdoc/>
+    public override void WriteRetained(ReadOnlyMemory<byte> data)
+    {
+        if (_output is null)
+        {
+            throw new InvalidOperationException($"Stream {Id} has no send direction.");
+        }
+        _output.WriteRetained(data);
     }
 
     private void OnConsumed(ulong bytes)
@@ -318,38 +358,6 @@ internal sealed class QMuxStream : MoqTransportStream
             var result = await pending.ConfigureAwait(false);
             _last = result.Buffer;
             return result;
-        }
-    }
-
-    /// <summary>Tells the send loop about new bytes (or the end) whenever the application flushes or completes.</summary>
-    private sealed class SendWriter(QMuxStream stream, PipeWriter inner) : PipeWriter
-    {
-        public override void Advance(int bytes) => inner.Advance(bytes);
-
-        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
-
-        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
-
-        public override void CancelPendingFlush() => inner.CancelPendingFlush();
-
-        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
-        {
-            var flush = inner.FlushAsync(cancellationToken);
-            stream._connection.Wake(stream);
-            return flush;
-        }
-
-        public override void Complete(Exception? exception = null)
-        {
-            inner.Complete(exception);
-            if (exception is null)
-            {
-                stream._connection.Wake(stream);
-            }
-            else
-            {
-                stream.Reset(MoqException.ResetCode(exception));
-            }
         }
     }
 }
