@@ -43,11 +43,12 @@ public class QMuxSchedulingTests
             n += VarInt.Write(maxData.AsSpan(n), 2 * Size);
             await peer.SendAsync(maxData.AsMemory(0, n), WebSocketMessageType.Binary, true, default);
 
-            var order = await ReadStreamDataAsync(peer, 2 * Size).WaitAsync(SessionPair.Timeout);
+            var order = (await RawQMuxPeer.ReadStreamFramesAsync(peer, frames => frames.Sum(f => f.Data.Length) >= 2 * Size).WaitAsync(SessionPair.Timeout))
+                .Where(f => f.Data.Length > 0).Select(f => (f.Id, f.Data.Length)).ToList();
             var firstLow = order.FindIndex(chunk => chunk.Id == low.Id);
             var lastHigh = order.FindLastIndex(chunk => chunk.Id == high.Id);
             Assert.True(lastHigh < firstLow, $"order on the wire: {string.Join(", ", order)}");
-            Assert.Equal(Size, order.Where(c => c.Id == high.Id).Sum(c => c.Length));
+            Assert.Equal(Size, order.Where(c => c.Id == high.Id).Sum(c => c.Item2));
         }
         finally
         {
@@ -64,60 +65,5 @@ public class QMuxSchedulingTests
         // Unordered: the newest group first. Ordered: the oldest first.
         Assert.True(LiteSession.GroupSendPriority(1, false, 5) > LiteSession.GroupSendPriority(1, false, 4));
         Assert.True(LiteSession.GroupSendPriority(1, true, 4) > LiteSession.GroupSendPriority(1, true, 5));
-    }
-
-    /// <summary>Reads the server's messages until <paramref name="total"/> stream bytes arrived; returns each STREAM frame's id and length in order.</summary>
-    private static async Task<List<(long Id, int Length)>> ReadStreamDataAsync(WebSocket peer, int total)
-    {
-        var frames = new List<(long Id, int Length)>();
-        var buffer = new byte[1 << 16];
-        var received = 0;
-        while (received < total)
-        {
-            var length = 0;
-            ValueWebSocketReceiveResult result;
-            do
-            {
-                result = await peer.ReceiveAsync(buffer.AsMemory(length), default);
-                length += result.Count;
-            }
-            while (!result.EndOfMessage);
-            var span = new ReadOnlySpan<byte>(buffer, 0, length);
-            while (!span.IsEmpty)
-            {
-                var type = Take(ref span);
-                if (type == QMuxFrameType.TransportParameters)
-                {
-                    span = span[(int)Take(ref span)..];
-                }
-                else if (type is >= QMuxFrameType.StreamBase and <= QMuxFrameType.StreamMax)
-                {
-                    var id = (long)Take(ref span);
-                    if ((type & QMuxFrameType.Off) != 0)
-                    {
-                        Take(ref span);
-                    }
-                    var size = (type & QMuxFrameType.Len) != 0 ? (int)Take(ref span) : span.Length;
-                    span = span[size..];
-                    if (size > 0)
-                    {
-                        frames.Add((id, size));
-                        received += size;
-                    }
-                }
-                else
-                {
-                    Assert.Fail($"unexpected frame type 0x{type:x}");
-                }
-            }
-        }
-        return frames;
-    }
-
-    private static ulong Take(ref ReadOnlySpan<byte> span)
-    {
-        Assert.True(VarInt.TryRead(span, out var value, out var size));
-        span = span[size..];
-        return value;
     }
 }

@@ -1,0 +1,100 @@
+using System.Buffers;
+using MoqLite.Protocol.Tests.Sessions;
+using MoqLite.Transport.QMux;
+
+namespace MoqLite.Protocol.Tests.Transport;
+
+/// <summary>
+/// The send half of a QMux stream, observed on the wire: bytes queued by reference, the end of a finished stream
+/// in the same frame as its data, backpressure while the peer withholds credit, and when a stream counts as sent.
+/// </summary>
+public class QMuxSendTests
+{
+    private static readonly QMuxTransportParameters Plenty = new() { InitialMaxStreamsUni = 8, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 1 << 22 };
+
+    [Theory]
+    [InlineData(QMuxVersion.Draft01)]
+    [InlineData(QMuxVersion.Draft02)]
+    public async Task A_finished_stream_leaves_in_one_frame_with_its_end_and_retained_bytes_intact(QMuxVersion draft)
+    {
+        var (connection, peer, sockets) = RawQMuxPeer.Start(draft);
+        using var _ = sockets;
+        try
+        {
+            await RawQMuxPeer.SendParametersAsync(peer, draft, Plenty);
+            var stream = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            var payload = new byte[5000];
+            Random.Shared.NextBytes(payload);
+            var output = stream.Output!;
+            output.Write<byte>([0x00, 0x07, 0x2a]);
+            stream.WriteRetained(payload);
+            await output.CompleteAsync();
+
+            await stream.SendCompleted.WaitAsync(SessionPair.Timeout);
+            var frames = await RawQMuxPeer.ReadStreamFramesAsync(peer, seen => seen.Any(f => f.Fin)).WaitAsync(SessionPair.Timeout);
+            var frame = Assert.Single(frames, f => f.Id == stream.Id);
+            Assert.True(frame.Fin);
+            Assert.Equal([0x00, 0x07, 0x2a, .. payload], frame.Data);
+        }
+        finally
+        {
+            await connection.CloseAsync(0, "done");
+        }
+    }
+
+    [Fact]
+    public async Task A_flush_waits_for_credit_and_a_stream_counts_as_sent_only_once_its_bytes_left()
+    {
+        const QMuxVersion Draft = QMuxVersion.Draft01;
+        var (connection, peer, sockets) = RawQMuxPeer.Start(Draft, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
+        using var _ = sockets;
+        try
+        {
+            await RawQMuxPeer.SendParametersAsync(peer, Draft, Plenty with { InitialMaxData = 0 });
+            var stream = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            var flush = stream.Output!.WriteAsync(new byte[10_000]);
+            Assert.False(flush.IsCompleted, "more than the send buffer is queued and the peer granted no credit");
+            var sent = stream.SendCompleted;
+
+            // The writer resumes once the queue is down to half the send buffer.
+            await RawQMuxPeer.SendMaxDataAsync(peer, 8000);
+            await flush.AsTask().WaitAsync(SessionPair.Timeout);
+            await stream.Output.CompleteAsync();
+            Assert.False(sent.IsCompleted, "2,000 bytes still wait for credit");
+
+            await RawQMuxPeer.SendMaxDataAsync(peer, 10_000);
+            await sent.WaitAsync(SessionPair.Timeout);
+            var frames = await RawQMuxPeer.ReadStreamFramesAsync(peer, seen => seen.Any(f => f.Fin)).WaitAsync(SessionPair.Timeout);
+            Assert.Equal(10_000, frames.Where(f => f.Id == stream.Id).Sum(f => f.Data.Length));
+        }
+        finally
+        {
+            await connection.CloseAsync(0, "done");
+        }
+    }
+
+    [Fact]
+    public async Task Resetting_a_stream_fails_its_pending_flush_and_ends_its_send_side()
+    {
+        const QMuxVersion Draft = QMuxVersion.Draft01;
+        var (connection, peer, sockets) = RawQMuxPeer.Start(Draft, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
+        using var _ = sockets;
+        try
+        {
+            await RawQMuxPeer.SendParametersAsync(peer, Draft, Plenty with { InitialMaxData = 0 });
+            var stream = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            var flush = stream.Output!.WriteAsync(new byte[10_000]).AsTask();
+            var sent = stream.SendCompleted;
+
+            stream.Reset((ulong)MoqErrorCode.Dropped);
+
+            var error = await Assert.ThrowsAsync<MoqStreamAbortedException>(() => flush.WaitAsync(SessionPair.Timeout));
+            Assert.Equal(MoqErrorCode.Dropped, error.Code);
+            await sent.WaitAsync(SessionPair.Timeout);
+        }
+        finally
+        {
+            await connection.CloseAsync(0, "done");
+        }
+    }
+}

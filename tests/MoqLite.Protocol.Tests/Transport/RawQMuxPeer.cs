@@ -1,0 +1,99 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using MoqLite.Coding;
+using MoqLite.Transport.QMux;
+
+namespace MoqLite.Protocol.Tests.Transport;
+
+/// <summary>The test as a QMux peer on the far end of a WebSocket: grants credit by hand and reads STREAM frames off the wire.</summary>
+internal static class RawQMuxPeer
+{
+    /// <summary>One STREAM frame as it arrived.</summary>
+    public sealed record StreamFrame(long Id, byte[] Data, bool Fin);
+
+    /// <summary>A QMux connection on one end of an in-process WebSocket pair; the other end is returned for the test to speak.</summary>
+    public static (QMuxConnection Connection, WebSocket Peer, IDisposable Sockets) Start(QMuxVersion draft, QMuxOptions? options = null)
+    {
+        var (a, b) = StreamPair.Create();
+        var serverSocket = WebSocket.CreateFromStream(a, new WebSocketCreationOptions { IsServer = true });
+        var peer = WebSocket.CreateFromStream(b, new WebSocketCreationOptions { IsServer = false });
+        var connection = QMuxConnection.Start(serverSocket, isServer: true, draft, "moq-lite-05", options ?? new QMuxOptions { IdleTimeout = TimeSpan.Zero });
+        return (connection, peer, new Disposables(serverSocket, peer));
+    }
+
+    public static async Task SendParametersAsync(WebSocket peer, QMuxVersion draft, QMuxTransportParameters parameters)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        parameters.WriteFrame(buffer, draft);
+        await peer.SendAsync(buffer.WrittenMemory, WebSocketMessageType.Binary, true, default);
+    }
+
+    public static async Task SendMaxDataAsync(WebSocket peer, ulong maxData)
+    {
+        var frame = new byte[16];
+        var n = VarInt.Write(frame, QMuxFrameType.MaxData);
+        n += VarInt.Write(frame.AsSpan(n), maxData);
+        await peer.SendAsync(frame.AsMemory(0, n), WebSocketMessageType.Binary, true, default);
+    }
+
+    /// <summary>Reads messages until <paramref name="done"/> holds for the STREAM frames seen so far; other frames are skipped.</summary>
+    public static async Task<List<StreamFrame>> ReadStreamFramesAsync(WebSocket peer, Func<List<StreamFrame>, bool> done)
+    {
+        var frames = new List<StreamFrame>();
+        var buffer = new byte[1 << 17];
+        while (!done(frames))
+        {
+            var length = 0;
+            ValueWebSocketReceiveResult result;
+            do
+            {
+                result = await peer.ReceiveAsync(buffer.AsMemory(length), default);
+                length += result.Count;
+            }
+            while (!result.EndOfMessage);
+            var span = new ReadOnlySpan<byte>(buffer, 0, length);
+            while (!span.IsEmpty)
+            {
+                var type = Take(ref span);
+                if (type == QMuxFrameType.TransportParameters)
+                {
+                    span = span[(int)Take(ref span)..];
+                }
+                else if (type is >= QMuxFrameType.StreamBase and <= QMuxFrameType.StreamMax)
+                {
+                    var id = (long)Take(ref span);
+                    if ((type & QMuxFrameType.Off) != 0)
+                    {
+                        Take(ref span);
+                    }
+                    var size = (type & QMuxFrameType.Len) != 0 ? (int)Take(ref span) : span.Length;
+                    frames.Add(new StreamFrame(id, span[..size].ToArray(), (type & QMuxFrameType.Fin) != 0));
+                    span = span[size..];
+                }
+                else
+                {
+                    Assert.Fail($"unexpected frame type 0x{type:x}");
+                }
+            }
+        }
+        return frames;
+    }
+
+    private static ulong Take(ref ReadOnlySpan<byte> span)
+    {
+        Assert.True(VarInt.TryRead(span, out var value, out var size));
+        span = span[size..];
+        return value;
+    }
+
+    private sealed class Disposables(params IDisposable[] items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var item in items)
+            {
+                item.Dispose();
+            }
+        }
+    }
+}
