@@ -278,10 +278,17 @@ public class SessionTests
         while (!received.Contains(groups - 1))
         {
             using var g = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
-            if ((await g!.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout)) is { } frame)
+            try
             {
-                Assert.Equal(payload.Length, frame.Payload.Length);
-                received.Add(g.Sequence);
+                if ((await g!.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout)) is { } frame)
+                {
+                    Assert.Equal(payload.Length, frame.Payload.Length);
+                    received.Add(g.Sequence);
+                }
+            }
+            catch (MoqException ex) when (ex.Code == MoqErrorCode.Dropped)
+            {
+                // A burst past MaxGroupsInFlight: the relay drops older groups still on their way, for anyone.
             }
         }
         Assert.False(stalledServer.Completion.IsCompleted);
