@@ -22,7 +22,7 @@ switch (verb)
     case "server":
         return await BenchServer.RunAsync(args[1], Int(2), Int(3), Int(4));
     case "subscribers":
-        return await BenchSubscribers.RunAsync(args[1], new Uri(args[2]), Int(3), Int(4), double.Parse(args[5], CultureInfo.InvariantCulture), Int(6));
+        return await BenchSubscribers.RunAsync(args[1], new Uri(args[2]), Int(3), Int(4), double.Parse(args[5], CultureInfo.InvariantCulture), Int(6), args[7] == "-" ? null : args[7]);
     case "idle":
         return await BenchSubscribers.HoldIdleAsync(new Uri(args[1]), Int(2));
     case "codec":

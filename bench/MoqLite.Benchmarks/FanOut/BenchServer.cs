@@ -27,6 +27,7 @@ internal static class BenchServer
         switch (mode)
         {
             case "moqlite":
+            case "moqlite-quic":
                 builder.Services.AddMoqLite(options => options.Session.MaxGroupsInFlight = 16);
                 break;
             case "signalr":
@@ -37,6 +38,7 @@ internal static class BenchServer
         switch (mode)
         {
             case "moqlite":
+            case "moqlite-quic":
                 app.MapMoqLite("/moq");
                 break;
             case "signalr":
@@ -64,18 +66,30 @@ internal static class BenchServer
                 break;
         }
         await app.StartAsync();
-        Console.WriteLine("READY");
         using var stop = new CancellationTokenSource();
+        // Raw QUIC on the same port number (UDP): sessions on the same origin as the WebSocket endpoint's.
+        RawQuic? quic = null;
+        var ready = "READY";
+        if (mode == "moqlite-quic" && Transport.Quic.QuicTransport.IsSupported)
+        {
+            quic = await RawQuic.StartAsync(app.Services.GetRequiredService<MoqOrigin>(), port, stop.Token);
+            ready = $"READY {quic.CertificateSha256}";
+        }
+        Console.WriteLine(ready);
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
         var publisher = mode switch
         {
-            "moqlite" => PublishMoqAsync(app.Services.GetRequiredService<MoqOrigin>(), rateHz, frameSize, stop.Token),
+            "moqlite" or "moqlite-quic" => PublishMoqAsync(app.Services.GetRequiredService<MoqOrigin>(), rateHz, frameSize, stop.Token),
             "signalr" => PublishSignalRAsync(app.Services.GetRequiredService<IHubContext<BenchHub>>(), rateHz, frameSize, stop.Token),
             _ => PublishRawAsync(sockets, rateHz, frameSize, stop.Token),
         };
         // The orchestrator ends the run by closing our standard input.
         await Task.WhenAny(Task.Run(() => Console.In.ReadToEnd()), publisher);
         await stop.CancelAsync();
+        if (quic is not null && Transport.Quic.QuicTransport.IsSupported)
+        {
+            await quic.DisposeAsync();
+        }
         await app.StopAsync();
         return 0;
     }

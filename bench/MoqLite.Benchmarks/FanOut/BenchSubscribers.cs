@@ -38,7 +38,7 @@ internal static class BenchSubscribers
         return 0;
     }
 
-    public static async Task<int> RunAsync(string mode, Uri server, int count, int rateHz, double seconds, int slow)
+    public static async Task<int> RunAsync(string mode, Uri server, int count, int rateHz, double seconds, int slow, string? certificateSha256)
     {
         using var stop = new CancellationTokenSource();
         var clients = new List<Task>();
@@ -52,7 +52,7 @@ internal static class BenchSubscribers
                 var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var client = Task.Run(() => mode switch
                 {
-                    "moqlite" => RunMoqAsync(server, index == slow, rateHz, ready, stop.Token),
+                    "moqlite" or "moqlite-quic" => RunMoqAsync(server, certificateSha256, index == slow, rateHz, ready, stop.Token),
                     "signalr" => RunSignalRAsync(server, index == slow, rateHz, ready, stop.Token),
                     _ => RunRawAsync(server, index == slow, rateHz, ready, stop.Token),
                 });
@@ -117,9 +117,9 @@ internal static class BenchSubscribers
     private static Task SlowDownAsync(bool slow, int rateHz, CancellationToken stop) =>
         slow ? Task.Delay(TimeSpan.FromSeconds(10.0 / Math.Max(rateHz, 30)), stop) : Task.CompletedTask;
 
-    private static async Task RunMoqAsync(Uri server, bool slow, int rateHz, TaskCompletionSource ready, CancellationToken stop)
+    private static async Task RunMoqAsync(Uri server, string? certificateSha256, bool slow, int rateHz, TaskCompletionSource ready, CancellationToken stop)
     {
-        await using var session = await MoqClient.ConnectAsync(server, new MoqClientOptions(), stop).ConfigureAwait(false);
+        await using var session = await MoqClient.ConnectAsync(server, new MoqClientOptions { QuicCertificateSha256 = certificateSha256 }, stop).ConfigureAwait(false);
         MoqTrack? track = null;
         while (track is null)
         {

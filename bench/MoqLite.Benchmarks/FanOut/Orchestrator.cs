@@ -53,6 +53,16 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
     private IEnumerable<RunConfig> Matrix()
     {
         string[] modes = ["raw", "signalr", "moqlite"];
+        if (Transport.Quic.QuicTransport.IsSupported)
+        {
+            modes = [.. modes, "moqlite-quic"];
+        }
+        else
+        {
+            const string Why = "moqlite-quic: skipped, System.Net.Quic is not supported here (it needs libmsquic.so.2)";
+            _notes.AppendLine(CultureInfo.InvariantCulture, $"- {Why}");
+            Console.WriteLine(Why);
+        }
         if (quick)
         {
             foreach (var mode in modes)
@@ -63,7 +73,7 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             {
                 yield return new RunConfig(mode, 100, 10 * 1024, 30, false);
             }
-            foreach (var mode in modes)
+            foreach (var mode in modes.Where(m => m != "moqlite-quic"))
             {
                 yield return new RunConfig(mode, 1000, 10 * 1024, 30, false);
             }
@@ -95,10 +105,17 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
         using var server = StartSelf("server", config.Mode, port.ToString(CultureInfo.InvariantCulture), config.RateHz.ToString(CultureInfo.InvariantCulture), config.FrameSize.ToString(CultureInfo.InvariantCulture));
         try
         {
-            await WaitForLineAsync(server, "READY").ConfigureAwait(false);
-            var url = config.Mode == "moqlite" ? $"ws://127.0.0.1:{port}/moq" : $"http://127.0.0.1:{port}/";
+            var ready = await WaitForLineAsync(server, "READY").ConfigureAwait(false);
+            var url = config.Mode switch
+            {
+                "moqlite" => $"ws://127.0.0.1:{port}/moq",
+                "moqlite-quic" => $"moqt://127.0.0.1:{port}/",
+                _ => $"http://127.0.0.1:{port}/",
+            };
+            // The QUIC server's READY line carries its certificate's SHA-256 for the subscribers to pin.
+            var pin = ready.Length > "READY ".Length ? ready["READY ".Length..] : "-";
             using var subscribers = StartSelf("subscribers", config.Mode, url, config.Subscribers.ToString(CultureInfo.InvariantCulture),
-                config.RateHz.ToString(CultureInfo.InvariantCulture), _window.ToString(CultureInfo.InvariantCulture), config.SlowConsumer ? "0" : "-1");
+                config.RateHz.ToString(CultureInfo.InvariantCulture), _window.ToString(CultureInfo.InvariantCulture), config.SlowConsumer ? "0" : "-1", pin);
             double cpuStart = 0, cpuEnd = 0;
             JsonElement? result = null;
             while (await ReadLineAsync(subscribers).ConfigureAwait(false) is { } line)
@@ -238,13 +255,13 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
         return Process.Start(info)!;
     }
 
-    private static async Task WaitForLineAsync(Process process, string prefix)
+    private static async Task<string> WaitForLineAsync(Process process, string prefix)
     {
         while (await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120)).ConfigureAwait(false) is { } line)
         {
             if (line.StartsWith(prefix, StringComparison.Ordinal))
             {
-                return;
+                return line;
             }
         }
         throw new InvalidOperationException($"process ended before '{prefix}': {await process.StandardError.ReadToEndAsync().ConfigureAwait(false)}");
