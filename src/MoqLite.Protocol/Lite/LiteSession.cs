@@ -150,8 +150,16 @@ public sealed partial class LiteSession : MoqSession
             {
                 return;
             }
-            Run(() => DispatchAsync(stream), "stream", stream);
+            // Group and setup streams are parsed wherever the transport hands them over (QMux: its receive loop);
+            // request streams move to the thread pool, since serving them may run application code.
+            Run(stream.IsUnidirectional ? () => DispatchAsync(stream) : () => DispatchOnThreadPoolAsync(stream), "stream", stream);
         }
+    }
+
+    private async Task DispatchOnThreadPoolAsync(MoqTransportStream stream)
+    {
+        await Task.Yield();
+        await DispatchAsync(stream).ConfigureAwait(false);
     }
 
     private async Task DispatchAsync(MoqTransportStream stream)

@@ -70,6 +70,14 @@ public sealed partial class QMuxConnection
         do
         {
             message = ProcessFrame(message);
+            if (_opened.Count > 0)
+            {
+                foreach (var stream in _opened)
+                {
+                    _accepted.Writer.TryWrite(stream);
+                }
+                _opened.Clear();
+            }
         }
         while (!message.IsEmpty && Version != QMuxVersion.Draft00);
         if (!message.IsEmpty)
@@ -342,7 +350,7 @@ public sealed partial class QMuxConnection
             var implicitId = (long)(opened << 2) | (id & 3);
             var created = new QMuxStream(this, implicitId, unidirectional, isLocal: false);
             _streams[implicitId] = created;
-            _accepted.Writer.TryWrite(created);
+            _opened.Add(created);
             target = created;
         }
         return target;

@@ -22,7 +22,10 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     private readonly QMuxOptions _options;
     private readonly QMuxTransportParameters _local;
     private readonly Dictionary<long, QMuxStream> _streams = [];
-    private readonly Channel<MoqTransportStream> _accepted = Channel.CreateUnbounded<MoqTransportStream>();
+    // Peer streams are handed over after their first bytes were delivered, outside any lock, and the acceptor runs
+    // on the receive loop: a group stream that arrived whole is parsed at once instead of after a thread-pool hop.
+    private readonly Channel<MoqTransportStream> _accepted = Channel.CreateUnbounded<MoqTransportStream>(new UnboundedChannelOptions { SingleWriter = true, AllowSynchronousContinuations = true });
+    private readonly List<QMuxStream> _opened = [];
     private readonly Queue<byte[]> _control = new();
     private readonly List<QMuxStream> _ready = [];
     private readonly List<(bool Unidirectional, TaskCompletionSource Waiter)> _openWaiters = [];

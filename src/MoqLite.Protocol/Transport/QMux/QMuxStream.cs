@@ -28,7 +28,10 @@ internal sealed class QMuxStream : MoqTransportStream
         IsLocal = isLocal;
         if (!(unidirectional && isLocal))
         {
-            _receive = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+            // A peer's group stream is read on the receive loop as its bytes arrive (no hop per message); streams
+            // that carry requests keep the thread pool, since serving them may call application code.
+            var scheduler = unidirectional ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+            _receive = new Pipe(new PipeOptions(readerScheduler: scheduler, pauseWriterThreshold: 0, useSynchronizationContext: false));
             _input = new ReceiveReader(this, _receive.Reader);
             ReceiveMax = connection.StreamReceiveWindow;
         }
