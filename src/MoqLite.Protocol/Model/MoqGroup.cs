@@ -96,10 +96,18 @@ public sealed class MoqGroup
         return reader;
     }
 
-    internal bool TryRead(ref int index, out MoqFrame frame, out bool ended)
+    /// <summary>
+    /// Takes frame <paramref name="index"/> if written. With a <paramref name="waiter"/>, an unsuccessful read that
+    /// is not at the end prepares the waiter's signal under this lock, so a frame written right after is never missed.
+    /// </summary>
+    internal bool TryRead(ref int index, out MoqFrame frame, out bool ended, GroupReader? waiter = null)
     {
         lock (_gate)
         {
+            if (waiter is { InterruptedLocked: true })
+            {
+                throw new OperationCanceledException($"group {Sequence} was dropped");
+            }
             if (index < _frameCount)
             {
                 var entry = _frames[index++];
@@ -113,7 +121,20 @@ public sealed class MoqGroup
             {
                 throw new MoqException(code, $"group {Sequence} was aborted ({code})");
             }
+            if (!ended)
+            {
+                waiter?.PrepareWaitLocked();
+            }
             return false;
+        }
+    }
+
+    internal void Interrupt(GroupReader reader)
+    {
+        lock (_gate)
+        {
+            reader.InterruptedLocked = true;
+            reader.WakeLocked();
         }
     }
 
@@ -245,7 +266,7 @@ public sealed class MoqGroup
         {
             foreach (var reader in _readers)
             {
-                reader.Signal.Set();
+                reader.WakeLocked();
             }
         }
     }
@@ -261,7 +282,6 @@ public sealed class GroupReader : IDisposable
 {
     private readonly MoqGroup _group;
     private int _index;
-    private bool _interrupted;
 
     internal GroupReader(MoqGroup group) => _group = group;
 
@@ -271,7 +291,15 @@ public sealed class GroupReader : IDisposable
     /// <summary>The group being read.</summary>
     public MoqGroup Group => _group;
 
-    internal AsyncSignal Signal { get; } = new();
+    // Created by the first wait, under the group's lock: most readers of a finished group never wait.
+    private AsyncSignal? _signal;
+
+    /// <summary>Set (under the group's lock) when a delivery drops this group.</summary>
+    internal bool InterruptedLocked { get; set; }
+
+    internal void PrepareWaitLocked() => _signal ??= new AsyncSignal();
+
+    internal void WakeLocked() => _signal?.Set();
 
     /// <summary>Takes the next frame if one is available.</summary>
     /// <exception cref="MoqException">The producer aborted the group.</exception>
@@ -284,11 +312,7 @@ public sealed class GroupReader : IDisposable
     /// Makes a pending or later <see cref="WaitToReadAsync"/> throw <see cref="OperationCanceledException"/>: how a
     /// delivery drops one group without a cancellation source per group.
     /// </summary>
-    internal void Interrupt()
-    {
-        Volatile.Write(ref _interrupted, true);
-        Signal.Set();
-    }
+    internal void Interrupt() => _group.Interrupt(this);
 
     /// <summary>Waits until a frame is available (true) or the group ended (false).</summary>
     /// <exception cref="MoqException">The producer aborted the group.</exception>
@@ -297,12 +321,8 @@ public sealed class GroupReader : IDisposable
     {
         while (true)
         {
-            if (Volatile.Read(ref _interrupted))
-            {
-                throw new OperationCanceledException($"group {Sequence} was dropped");
-            }
             var probe = _index;
-            if (_group.TryRead(ref probe, out _, out var ended))
+            if (_group.TryRead(ref probe, out _, out var ended, waiter: this))
             {
                 return true;
             }
@@ -310,7 +330,7 @@ public sealed class GroupReader : IDisposable
             {
                 return false;
             }
-            await Signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _signal!.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -31,4 +31,35 @@ public class GroupTests
         group.Complete();
         await group.WaitForReadersAsync().WaitAsync(TimeSpan.FromSeconds(10));
     }
+
+    [Fact]
+    public async Task A_waiting_reader_wakes_for_the_next_frame_and_for_the_end()
+    {
+        var group = new MoqTrack("t", TrackInfo.Default).AppendGroup();
+        using var reader = group.OpenReader();
+
+        var waiting = reader.WaitToReadAsync().AsTask();
+        Assert.False(waiting.IsCompleted);
+        group.WriteFrame("a"u8, 0);
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(reader.TryRead(out _));
+
+        waiting = reader.WaitToReadAsync().AsTask();
+        Assert.False(waiting.IsCompleted);
+        group.Complete();
+        Assert.False(await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Interrupting_a_reader_ends_its_wait_and_every_later_one()
+    {
+        var group = new MoqTrack("t", TrackInfo.Default).AppendGroup();
+        using var reader = group.OpenReader();
+
+        var waiting = reader.WaitToReadAsync().AsTask();
+        reader.Interrupt();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        group.WriteFrame("late"u8, 0);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reader.WaitToReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
 }

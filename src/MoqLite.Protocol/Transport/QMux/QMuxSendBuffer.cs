@@ -37,6 +37,7 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
     private bool _completed;
     private Exception? _abandoned;
     private bool _flushPending;
+    private CancellationTokenRegistration _flushCancellation;
     private ManualResetValueTaskSourceCore<FlushResult> _flush = new() { RunContinuationsAsynchronously = true };
 
     public QMuxSendBuffer(QMuxStream stream, object gate, long pauseThreshold)
@@ -95,14 +96,30 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
             }
             if (_queued >= _pauseThreshold)
             {
-                // Cancellation is by resetting the stream, which fails the pending flush.
+                cancellationToken.ThrowIfCancellationRequested();
                 _flush.Reset();
                 _flushPending = true;
                 pending = _flush.Version;
             }
         }
+        if (pending is not null && cancellationToken.CanBeCanceled)
+        {
+            _flushCancellation = cancellationToken.UnsafeRegister(static (state, token) => ((QMuxSendBuffer)state!).CancelFlush(token), this);
+        }
         _stream.Wake();
         return pending is { } version ? new ValueTask<FlushResult>(this, version) : new ValueTask<FlushResult>(default(FlushResult));
+    }
+
+    private void CancelFlush(CancellationToken token)
+    {
+        lock (_gate)
+        {
+            if (_flushPending)
+            {
+                _flushPending = false;
+                _flush.SetException(new OperationCanceledException(token));
+            }
+        }
     }
 
     public override void CancelPendingFlush()
@@ -200,7 +217,12 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
         _queued = 0;
     }
 
-    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _flush.GetResult(token);
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token)
+    {
+        _flushCancellation.Dispose();
+        _flushCancellation = default;
+        return _flush.GetResult(token);
+    }
 
     ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _flush.GetStatus(token);
 

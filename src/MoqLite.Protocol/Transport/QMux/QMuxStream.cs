@@ -12,6 +12,12 @@ namespace MoqLite.Transport.QMux;
 /// </summary>
 internal sealed class QMuxStream : MoqTransportStream
 {
+    // A peer's group stream is read on the receive loop as its bytes arrive (no hop per message); streams that carry
+    // requests keep the thread pool, since serving them may call application code. No pause threshold: credit is
+    // what bounds a stream's unread bytes.
+    private static readonly PipeOptions InlineReceive = new(readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, useSynchronizationContext: false);
+    private static readonly PipeOptions PooledReceive = new(readerScheduler: PipeScheduler.ThreadPool, pauseWriterThreshold: 0, useSynchronizationContext: false);
+
     private readonly QMuxConnection _connection;
     private readonly Pipe? _receive;
     private readonly ReceiveReader? _input;
@@ -28,10 +34,7 @@ internal sealed class QMuxStream : MoqTransportStream
         IsLocal = isLocal;
         if (!(unidirectional && isLocal))
         {
-            // A peer's group stream is read on the receive loop as its bytes arrive (no hop per message); streams
-            // that carry requests keep the thread pool, since serving them may call application code.
-            var scheduler = unidirectional ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
-            _receive = new Pipe(new PipeOptions(readerScheduler: scheduler, pauseWriterThreshold: 0, useSynchronizationContext: false));
+            _receive = new Pipe(unidirectional ? InlineReceive : PooledReceive);
             _input = new ReceiveReader(this, _receive.Reader);
             ReceiveMax = connection.StreamReceiveWindow;
         }
