@@ -363,7 +363,8 @@ public sealed partial class LiteSession
                     active--;
                     continue;
                 }
-                var stale = newest.CreatedTimestamp - entry.Reader.Group.CreatedTimestamp > window;
+                // Aged by its last change: a group that is finished and only waiting to leave is as old as its end.
+                var stale = newest.CreatedTimestamp - entry.Reader.Group.UpdatedTimestamp > window;
                 if ((active > session._options.MaxGroupsInFlight || stale) && !ReferenceEquals(entry.Reader.Group, newest))
                 {
                     entry.Dropped = true;

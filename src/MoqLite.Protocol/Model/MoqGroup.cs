@@ -23,12 +23,14 @@ public sealed class MoqGroup
     private int _references = 1;
     private long _bytes;
     private TaskCompletionSource? _unread;
+    private long _updatedTimestamp;
 
     internal MoqGroup(ulong sequence, MoqTrack? track)
     {
         Sequence = sequence;
         Track = track;
         CreatedTimestamp = track?.NowMilliseconds() ?? Environment.TickCount64;
+        _updatedTimestamp = CreatedTimestamp;
     }
 
     /// <summary>The group sequence number within its track.</summary>
@@ -51,6 +53,12 @@ public sealed class MoqGroup
 
     /// <summary>When the group was created, in milliseconds of its track's clock.</summary>
     internal long CreatedTimestamp { get; }
+
+    /// <summary>
+    /// When the group last changed (created, a frame written, finished), on the same clock. A group is stale by this,
+    /// not by its start: a long group that just ended is as fresh as its last frame.
+    /// </summary>
+    internal long UpdatedTimestamp => Volatile.Read(ref _updatedTimestamp);
 
     /// <summary>Appends a frame.</summary>
     public void WriteFrame(ReadOnlySpan<byte> payload, long timestamp)
@@ -228,8 +236,11 @@ public sealed class MoqGroup
         _chunkUsed += length;
         Volatile.Write(ref _frameCount, _frameCount + 1);
         Interlocked.Add(ref _bytes, length);
+        Touch();
         return memory;
     }
+
+    private void Touch() => Volatile.Write(ref _updatedTimestamp, Track?.NowMilliseconds() ?? Environment.TickCount64);
 
     private static void Grow<T>(ref T[] array, int used)
     {
@@ -256,6 +267,7 @@ public sealed class MoqGroup
             }
             AbortCode = code;
             IsCompleted = true;
+            Touch();
         }
         Wake();
     }

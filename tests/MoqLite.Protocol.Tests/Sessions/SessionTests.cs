@@ -402,6 +402,37 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task A_long_group_is_aged_by_its_last_frame_not_its_start()
+    {
+        await using var pair = await Connect();
+        var clock = new ManualClock();
+        var broadcast = new MoqBroadcast { TimeProvider = clock };
+        var track = broadcast.CreateTrack("t", new TrackInfo(0, false, TimeSpan.FromSeconds(1), 1000));
+        pair.Relay.Publish("live", broadcast);
+        var gop = track.AppendGroup();
+        gop.WriteStrings("key");
+
+        var remote = await pair.Client.Consume("live").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        using var first = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+
+        // A two-second group of pictures, a frame every half second: it started long ago but is live to its end.
+        for (var i = 0; i < 4; i++)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(500));
+            gop.WriteStrings($"delta {i}");
+        }
+        gop.Complete();
+        var next = track.AppendGroup();
+        next.WriteStrings("key 2");
+        next.Complete();
+
+        Assert.Equal(["key", "delta 0", "delta 1", "delta 2", "delta 3"], await first!.ReadStringsAsync());
+        using var second = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal(["key 2"], await second!.ReadStringsAsync());
+    }
+
+    [Fact]
     public async Task Leaving_a_remote_track_after_the_session_ended_is_harmless()
     {
         var pair = await Connect();
