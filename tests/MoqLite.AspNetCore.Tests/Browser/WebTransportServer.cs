@@ -86,8 +86,11 @@ internal sealed class WebTransportServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    /// <summary>A port number free for both TCP and UDP on loopback, since HTTP/1.1 and HTTP/3 share it.</summary>
-    public static int FreePortForTcpAndUdp()
+    /// <summary>
+    /// A port number free for both TCP and UDP on loopback, since HTTP/1.1 and HTTP/3 share it; with
+    /// <paramref name="alsoUdpNext"/>, the next port is free for UDP too (the sample's raw QUIC listener).
+    /// </summary>
+    public static int FreePortForTcpAndUdp(bool alsoUdpNext = false)
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
@@ -98,6 +101,7 @@ internal sealed class WebTransportServer : IAsyncDisposable
             {
                 // msquic binds every interface, so check the wildcard address.
                 using var udp = new UdpClient(new IPEndPoint(IPAddress.Any, port));
+                using var next = alsoUdpNext ? new UdpClient(new IPEndPoint(IPAddress.Any, port + 1)) : null;
                 return port;
             }
             catch (SocketException)

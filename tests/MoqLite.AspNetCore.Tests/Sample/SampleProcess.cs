@@ -36,7 +36,7 @@ internal sealed class SampleProcess : IAsyncDisposable
 
     public static async Task<SampleProcess> StartAsync()
     {
-        var port = WebTransportServer.FreePortForTcpAndUdp();
+        var port = WebTransportServer.FreePortForTcpAndUdp(alsoUdpNext: true);
         var origin = new Uri($"http://127.0.0.1:{port}/");
         var info = new ProcessStartInfo("dotnet")
         {
