@@ -51,6 +51,8 @@ public class QuicTransportTests(ITestOutputHelper output)
         group.Complete();
         using var received = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
         Assert.Equal(["over", "quic"], await received!.ReadStringsAsync());
+        // The relay lets go of the group once QUIC reports its stream's writing side closed (all of it acknowledged).
+        await group.WaitForReadersAsync().WaitAsync(SessionPair.Timeout);
 
         // Closing the session ends the remote track for its subscribers, and leaving it afterwards is harmless.
         await client.CloseAsync();

@@ -199,6 +199,25 @@ internal sealed class QuicMoqStream : MoqTransportStream
 
     public override void Reset(ulong code) => _stream.Abort(QuicAbortDirection.Write, (long)code);
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// QUIC buffers what a stream writes; the writing side closes once the peer acknowledged it all (or it was
+    /// aborted), which is when a group has really left.
+    /// </remarks>
+    public override Task SendCompleted => _stream.CanWrite ? WhenWritesClosedAsync() : Task.CompletedTask;
+
+    private async Task WhenWritesClosedAsync()
+    {
+        try
+        {
+            await _stream.WritesClosed.ConfigureAwait(false);
+        }
+        catch (QuicException)
+        {
+            // Aborted or the connection went away: either way nothing more will be sent.
+        }
+    }
+
     public override void StopSending(ulong code) => _stream.Abort(QuicAbortDirection.Read, (long)code);
 
     /// <summary>
