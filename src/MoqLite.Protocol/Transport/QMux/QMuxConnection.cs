@@ -114,6 +114,10 @@ public sealed partial class QMuxConnection : MoqTransportConnection
         OpenAsync(unidirectional: true, cancellationToken);
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The caller's continuation runs on the connection's receive loop, with the stream's first bytes already
+    /// delivered: parse there, but move work that may block (application code) to the thread pool first.
+    /// </remarks>
     public override async ValueTask<MoqTransportStream> AcceptStreamAsync(CancellationToken cancellationToken = default)
     {
         try
