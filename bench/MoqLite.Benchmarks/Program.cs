@@ -42,13 +42,21 @@ static void RunCodec(bool quick, string results)
         ? Job.ShortRun.WithWarmupCount(1).WithIterationCount(3).WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(100)).WithToolchain(InProcessEmitToolchain.Instance)
         : Job.Default;
     var config = ManualConfig.CreateMinimumViable().AddJob(job).WithArtifactsPath(Path.Combine(results, "codec"));
-    var summary = BenchmarkRunner.Run<CodecBenchmarks>(config);
-    foreach (var report in summary.Reports.Where(r => r.ResultStatistics is not null && r.BenchmarkCase.Descriptor.WorkloadMethod.Name.EndsWith("Frame", StringComparison.Ordinal)))
+    var summaries = BenchmarkRunner.Run([typeof(CodecBenchmarks), typeof(MessageCodecBenchmarks)], config);
+    foreach (var report in summaries.SelectMany(s => s.Reports).Where(r => r.ResultStatistics is not null))
     {
-        var size = (int)report.BenchmarkCase.Parameters["FrameSize"];
-        var megabytesPerSecond = size / report.ResultStatistics!.Mean * 1e9 / 1e6;
-        // Decoding a frame parses its header and slices the payload without copying, hence the large figure.
-        Console.WriteLine($"codec {report.BenchmarkCase.Descriptor.WorkloadMethod.Name} {size / 1024} KB: {megabytesPerSecond:N0} MB/s, {report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase) ?? 0} B allocated/op");
+        var method = report.BenchmarkCase.Descriptor.WorkloadMethod.Name;
+        var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase) ?? 0;
+        if (report.BenchmarkCase.Parameters["FrameSize"] is int size)
+        {
+            var megabytesPerSecond = size / report.ResultStatistics!.Mean * 1e9 / 1e6;
+            // Decoding a frame parses its header and slices the payload without copying, hence the large figure.
+            Console.WriteLine($"codec {method} {size / 1024} KB: {megabytesPerSecond:N0} MB/s, {allocated} B allocated/op");
+        }
+        else
+        {
+            Console.WriteLine($"codec {method} {report.BenchmarkCase.Parameters["Message"]}: {report.ResultStatistics!.Mean:N1} ns, {allocated} B allocated/op");
+        }
     }
 }
 
