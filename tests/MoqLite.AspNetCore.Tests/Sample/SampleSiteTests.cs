@@ -68,6 +68,7 @@ public class SampleSiteTests(ITestOutputHelper output)
 
         var watch = await chromium.NewPageAsync(sample.Page($"watch.html?transport={transport}&watch=cam1"));
         await watch.WaitForFunctionAsync("() => Number(document.getElementById('screen').dataset.frames) >= 10", null, new() { Timeout = Wait });
+        output.WriteLine("video groups the relay dropped on the way: " + await watch.EvaluateAsync<string>("document.getElementById('screen').dataset.dropped ?? '0'"));
         // Non-blank: Chromium's fake camera draws a moving pattern, so the pixels vary.
         var spread = await watch.EvaluateAsync<double>("""
             () => {

@@ -39,9 +39,15 @@ async function play(conn: Connection, path: string): Promise<void> {
 		const group = await video.recvGroup();
 		if (!group) break;
 		let first = true;
-		for (let frame = await group.readFrame(); frame; frame = await group.readFrame()) {
-			decoder.decode(new EncodedVideoChunk({ type: first ? "key" : "delta", timestamp: frame.timestamp.asMicros(), data: frame.payload }));
-			first = false;
+		try {
+			for (let frame = await group.readFrame(); frame; frame = await group.readFrame()) {
+				decoder.decode(new EncodedVideoChunk({ type: first ? "key" : "delta", timestamp: frame.timestamp.asMicros(), data: frame.payload }));
+				first = false;
+			}
+		} catch (e) {
+			// A relay resets a group that fell too far behind; the next group starts with a key frame.
+			canvas.dataset.dropped = String(Number(canvas.dataset.dropped ?? 0) + 1);
+			console.warn("video group dropped", e);
 		}
 	}
 	decoder.close();
@@ -73,8 +79,13 @@ async function playAudio(broadcast: Moq.Broadcast.Consumer, config: AudioDecoder
 	while (!stop.aborted) {
 		const group = await audio.recvGroup();
 		if (!group) break;
-		for (let frame = await group.readFrame(); frame; frame = await group.readFrame()) {
-			decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: frame.timestamp.asMicros(), data: frame.payload }));
+		try {
+			for (let frame = await group.readFrame(); frame; frame = await group.readFrame()) {
+				decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: frame.timestamp.asMicros(), data: frame.payload }));
+			}
+		} catch (e) {
+			// A dropped group: carry on with the next one.
+			console.warn("audio group dropped", e);
 		}
 	}
 	decoder.close();
