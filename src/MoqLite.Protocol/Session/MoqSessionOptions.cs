@@ -16,8 +16,9 @@ public sealed class MoqSessionOptions
     public int MaxSubscriptions { get; set; } = 1000;
 
     /// <summary>
-    /// Groups of one subscription in flight to the peer at once. When a new group arrives beyond this, the oldest
-    /// is reset with <see cref="MoqErrorCode.Dropped"/>, so a slow peer loses whole old groups. Default 8.
+    /// Groups of one subscription in flight to the peer at once: a group is in flight until its stream has sent it
+    /// (see <see cref="Transport.MoqTransportStream.SendCompleted"/>). When a new group arrives beyond this, the
+    /// oldest is reset with <see cref="MoqErrorCode.Dropped"/>, so a slow peer loses whole old groups. Default 8.
     /// </summary>
     public int MaxGroupsInFlight { get; set; } = 8;
 
