@@ -97,4 +97,31 @@ public class QMuxSendTests
             await connection.CloseAsync(0, "done");
         }
     }
+
+    [Fact]
+    public async Task Cancelling_a_pending_flush_ends_it_without_touching_the_stream()
+    {
+        const QMuxVersion Draft = QMuxVersion.Draft01;
+        var (connection, peer, sockets) = RawQMuxPeer.Start(Draft, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
+        using var _ = sockets;
+        try
+        {
+            await RawQMuxPeer.SendParametersAsync(peer, Draft, Plenty with { InitialMaxData = 0 });
+            var stream = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            using var cancel = new CancellationTokenSource();
+            var output = stream.Output!;
+            output.Write(new byte[10_000]);
+            var flush = output.FlushAsync(cancel.Token).AsTask();
+            Assert.False(flush.IsCompleted);
+
+            await cancel.CancelAsync();
+
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(SessionPair.Timeout));
+            Assert.False(stream.SendCompleted.IsCompleted, "the queued bytes still wait for credit");
+        }
+        finally
+        {
+            await connection.CloseAsync(0, "done");
+        }
+    }
 }

@@ -100,11 +100,12 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
                 _flush.Reset();
                 _flushPending = true;
                 pending = _flush.Version;
+                // Registered under the lock, so the flush cannot complete (and be consumed) before it is recorded.
+                if (cancellationToken.CanBeCanceled)
+                {
+                    _flushCancellation = cancellationToken.UnsafeRegister(static (state, token) => ((QMuxSendBuffer)state!).CancelFlush(token), this);
+                }
             }
-        }
-        if (pending is not null && cancellationToken.CanBeCanceled)
-        {
-            _flushCancellation = cancellationToken.UnsafeRegister(static (state, token) => ((QMuxSendBuffer)state!).CancelFlush(token), this);
         }
         _stream.Wake();
         return pending is { } version ? new ValueTask<FlushResult>(this, version) : new ValueTask<FlushResult>(default(FlushResult));
