@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.Net.WebSockets;
-using MoqLite.Coding;
 using MoqLite.Lite;
 using MoqLite.Protocol.Tests.Sessions;
 using MoqLite.Transport.QMux;
@@ -19,41 +16,25 @@ public class QMuxSchedulingTests
     [InlineData(QMuxVersion.Draft02)]
     public async Task Higher_priority_stream_gets_the_bytes_first_when_credit_is_short(QMuxVersion draft)
     {
-        var (a, b) = StreamPair.Create();
-        using var serverSocket = WebSocket.CreateFromStream(a, new WebSocketCreationOptions { IsServer = true });
-        using var peer = WebSocket.CreateFromStream(b, new WebSocketCreationOptions { IsServer = false });
-        var connection = QMuxConnection.Start(serverSocket, isServer: true, draft, "moq-lite-05", new QMuxOptions { IdleTimeout = TimeSpan.Zero });
-        try
-        {
-            var grant = new QMuxTransportParameters { InitialMaxStreamsUni = 4, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 0 };
-            var parameters = new ArrayBufferWriter<byte>();
-            grant.WriteFrame(parameters, draft);
-            await peer.SendAsync(parameters.WrittenMemory, WebSocketMessageType.Binary, true, default);
+        var grant = new QMuxTransportParameters { InitialMaxStreamsUni = 4, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 0 };
+        await using var link = await RawQMuxPeer.ConnectAsync(draft, grant);
 
-            const int Size = 3000;
-            var low = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
-            low.SendPriority = LiteSession.GroupSendPriority(priority: 1, ordered: false, sequence: 7);
-            await low.Output!.WriteAsync(new byte[Size]);
-            var high = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
-            high.SendPriority = LiteSession.GroupSendPriority(priority: 2, ordered: false, sequence: 0);
-            await high.Output!.WriteAsync(new byte[Size]);
+        const int Size = 3000;
+        var low = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        low.SendPriority = LiteSession.GroupSendPriority(priority: 1, ordered: false, sequence: 7);
+        await low.Output!.WriteAsync(new byte[Size]);
+        var high = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        high.SendPriority = LiteSession.GroupSendPriority(priority: 2, ordered: false, sequence: 0);
+        await high.Output!.WriteAsync(new byte[Size]);
 
-            var maxData = new byte[16];
-            var n = VarInt.Write(maxData, QMuxFrameType.MaxData);
-            n += VarInt.Write(maxData.AsSpan(n), 2 * Size);
-            await peer.SendAsync(maxData.AsMemory(0, n), WebSocketMessageType.Binary, true, default);
+        await RawQMuxPeer.SendMaxDataAsync(link.Peer, 2 * Size);
 
-            var order = (await RawQMuxPeer.ReadStreamFramesAsync(peer, frames => frames.Sum(f => f.Data.Length) >= 2 * Size).WaitAsync(SessionPair.Timeout))
-                .Where(f => f.Data.Length > 0).Select(f => (f.Id, f.Data.Length)).ToList();
-            var firstLow = order.FindIndex(chunk => chunk.Id == low.Id);
-            var lastHigh = order.FindLastIndex(chunk => chunk.Id == high.Id);
-            Assert.True(lastHigh < firstLow, $"order on the wire: {string.Join(", ", order)}");
-            Assert.Equal(Size, order.Where(c => c.Id == high.Id).Sum(c => c.Item2));
-        }
-        finally
-        {
-            await connection.CloseAsync(0, "done");
-        }
+        var order = (await RawQMuxPeer.ReadStreamFramesAsync(link.Peer, frames => frames.Sum(f => f.Data.Length) >= 2 * Size).WaitAsync(SessionPair.Timeout))
+            .Where(f => f.Data.Length > 0).Select(f => (f.Id, f.Data.Length)).ToList();
+        var firstLow = order.FindIndex(chunk => chunk.Id == low.Id);
+        var lastHigh = order.FindLastIndex(chunk => chunk.Id == high.Id);
+        Assert.True(lastHigh < firstLow, $"order on the wire: {string.Join(", ", order)}");
+        Assert.Equal(Size, order.Where(c => c.Id == high.Id).Sum(c => c.Item2));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Buffers;
 using MoqLite.Protocol.Tests.Sessions;
+using MoqLite.Transport;
 using MoqLite.Transport.QMux;
 
 namespace MoqLite.Protocol.Tests.Transport;
@@ -17,111 +18,80 @@ public class QMuxSendTests
     [InlineData(QMuxVersion.Draft02)]
     public async Task A_finished_stream_leaves_in_one_frame_with_its_end_and_retained_bytes_intact(QMuxVersion draft)
     {
-        var (connection, peer, sockets) = RawQMuxPeer.Start(draft);
-        using var _ = sockets;
-        try
-        {
-            await RawQMuxPeer.SendParametersAsync(peer, draft, Plenty);
-            var stream = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
-            var payload = new byte[5000];
-            Random.Shared.NextBytes(payload);
-            var output = stream.Output!;
-            output.Write<byte>([0x00, 0x07, 0x2a]);
-            stream.WriteRetained(payload);
-            await output.CompleteAsync();
+        await using var link = await RawQMuxPeer.ConnectAsync(draft, Plenty);
+        var stream = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var payload = new byte[5000];
+        Random.Shared.NextBytes(payload);
+        var output = stream.Output!;
+        output.Write<byte>([0x00, 0x07, 0x2a]);
+        stream.WriteRetained(payload);
+        await output.CompleteAsync();
 
-            await stream.SendCompleted.WaitAsync(SessionPair.Timeout);
-            var frames = await RawQMuxPeer.ReadStreamFramesAsync(peer, seen => seen.Any(f => f.Fin)).WaitAsync(SessionPair.Timeout);
-            var frame = Assert.Single(frames, f => f.Id == stream.Id);
-            Assert.True(frame.Fin);
-            Assert.Equal([0x00, 0x07, 0x2a, .. payload], frame.Data);
-        }
-        finally
-        {
-            await connection.CloseAsync(0, "done");
-        }
+        await stream.SendCompleted.WaitAsync(SessionPair.Timeout);
+        var frames = await RawQMuxPeer.ReadStreamFramesAsync(link.Peer, seen => seen.Any(f => f.Fin)).WaitAsync(SessionPair.Timeout);
+        var frame = Assert.Single(frames, f => f.Id == stream.Id);
+        Assert.True(frame.Fin);
+        Assert.Equal([0x00, 0x07, 0x2a, .. payload], frame.Data);
     }
 
     [Fact]
     public async Task A_flush_waits_for_credit_and_a_stream_counts_as_sent_only_once_its_bytes_left()
     {
-        const QMuxVersion Draft = QMuxVersion.Draft01;
-        var (connection, peer, sockets) = RawQMuxPeer.Start(Draft, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
-        using var _ = sockets;
-        try
-        {
-            await RawQMuxPeer.SendParametersAsync(peer, Draft, Plenty with { InitialMaxData = 0 });
-            var stream = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
-            var flush = stream.Output!.WriteAsync(new byte[10_000]);
-            Assert.False(flush.IsCompleted, "more than the send buffer is queued and the peer granted no credit");
-            var sent = stream.SendCompleted;
+        var (link, stream) = await OpenWithoutCreditAsync();
+        await using var _ = link;
+        var flush = stream.Output!.WriteAsync(new byte[10_000]);
+        Assert.False(flush.IsCompleted, "more than the send buffer is queued and the peer granted no credit");
+        var sent = stream.SendCompleted;
 
-            // The writer resumes once the queue is down to half the send buffer.
-            await RawQMuxPeer.SendMaxDataAsync(peer, 8000);
-            await flush.AsTask().WaitAsync(SessionPair.Timeout);
-            await stream.Output.CompleteAsync();
-            Assert.False(sent.IsCompleted, "2,000 bytes still wait for credit");
+        // The writer resumes once the queue is down to half the send buffer.
+        await RawQMuxPeer.SendMaxDataAsync(link.Peer, 8000);
+        await flush.AsTask().WaitAsync(SessionPair.Timeout);
+        await stream.Output.CompleteAsync();
+        Assert.False(sent.IsCompleted, "2,000 bytes still wait for credit");
 
-            await RawQMuxPeer.SendMaxDataAsync(peer, 10_000);
-            await sent.WaitAsync(SessionPair.Timeout);
-            var frames = await RawQMuxPeer.ReadStreamFramesAsync(peer, seen => seen.Any(f => f.Fin)).WaitAsync(SessionPair.Timeout);
-            Assert.Equal(10_000, frames.Where(f => f.Id == stream.Id).Sum(f => f.Data.Length));
-        }
-        finally
-        {
-            await connection.CloseAsync(0, "done");
-        }
+        await RawQMuxPeer.SendMaxDataAsync(link.Peer, 10_000);
+        await sent.WaitAsync(SessionPair.Timeout);
+        var frames = await RawQMuxPeer.ReadStreamFramesAsync(link.Peer, seen => seen.Any(f => f.Fin)).WaitAsync(SessionPair.Timeout);
+        Assert.Equal(10_000, frames.Where(f => f.Id == stream.Id).Sum(f => f.Data.Length));
     }
 
     [Fact]
     public async Task Resetting_a_stream_fails_its_pending_flush_and_ends_its_send_side()
     {
-        const QMuxVersion Draft = QMuxVersion.Draft01;
-        var (connection, peer, sockets) = RawQMuxPeer.Start(Draft, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
-        using var _ = sockets;
-        try
-        {
-            await RawQMuxPeer.SendParametersAsync(peer, Draft, Plenty with { InitialMaxData = 0 });
-            var stream = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
-            var flush = stream.Output!.WriteAsync(new byte[10_000]).AsTask();
-            var sent = stream.SendCompleted;
+        var (link, stream) = await OpenWithoutCreditAsync();
+        await using var _ = link;
+        var flush = stream.Output!.WriteAsync(new byte[10_000]).AsTask();
+        var sent = stream.SendCompleted;
 
-            stream.Reset((ulong)MoqErrorCode.Dropped);
+        stream.Reset((ulong)MoqErrorCode.Dropped);
 
-            var error = await Assert.ThrowsAsync<MoqStreamAbortedException>(() => flush.WaitAsync(SessionPair.Timeout));
-            Assert.Equal(MoqErrorCode.Dropped, error.Code);
-            await sent.WaitAsync(SessionPair.Timeout);
-        }
-        finally
-        {
-            await connection.CloseAsync(0, "done");
-        }
+        var error = await Assert.ThrowsAsync<MoqStreamAbortedException>(() => flush.WaitAsync(SessionPair.Timeout));
+        Assert.Equal(MoqErrorCode.Dropped, error.Code);
+        await sent.WaitAsync(SessionPair.Timeout);
     }
 
     [Fact]
     public async Task Cancelling_a_pending_flush_ends_it_without_touching_the_stream()
     {
-        const QMuxVersion Draft = QMuxVersion.Draft01;
-        var (connection, peer, sockets) = RawQMuxPeer.Start(Draft, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
-        using var _ = sockets;
-        try
-        {
-            await RawQMuxPeer.SendParametersAsync(peer, Draft, Plenty with { InitialMaxData = 0 });
-            var stream = await connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
-            using var cancel = new CancellationTokenSource();
-            var output = stream.Output!;
-            output.Write(new byte[10_000]);
-            var flush = output.FlushAsync(cancel.Token).AsTask();
-            Assert.False(flush.IsCompleted);
+        var (link, stream) = await OpenWithoutCreditAsync();
+        await using var _ = link;
+        using var cancel = new CancellationTokenSource();
+        var output = stream.Output!;
+        output.Write(new byte[10_000]);
+        var flush = output.FlushAsync(cancel.Token).AsTask();
+        Assert.False(flush.IsCompleted);
 
-            await cancel.CancelAsync();
+        await cancel.CancelAsync();
 
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(SessionPair.Timeout));
-            Assert.False(stream.SendCompleted.IsCompleted, "the queued bytes still wait for credit");
-        }
-        finally
-        {
-            await connection.CloseAsync(0, "done");
-        }
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(SessionPair.Timeout));
+        Assert.False(stream.SendCompleted.IsCompleted, "the queued bytes still wait for credit");
+    }
+
+    /// <summary>A stream with a 4 KiB send buffer on a connection whose peer has granted no data credit yet.</summary>
+    private static async Task<(RawQMuxPeer.Link Link, MoqTransportStream Stream)> OpenWithoutCreditAsync()
+    {
+        var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Plenty with { InitialMaxData = 0 }, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
+        var stream = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        return (link, stream);
     }
 }

@@ -11,21 +11,21 @@ internal static class RawQMuxPeer
     /// <summary>One STREAM frame as it arrived.</summary>
     public sealed record StreamFrame(long Id, byte[] Data, bool Fin);
 
-    /// <summary>A QMux connection on one end of an in-process WebSocket pair; the other end is returned for the test to speak.</summary>
-    public static (QMuxConnection Connection, WebSocket Peer, IDisposable Sockets) Start(QMuxVersion draft, QMuxOptions? options = null)
+    /// <summary>
+    /// A QMux connection on one end of an in-process WebSocket pair, with the test on the other end having sent
+    /// <paramref name="grant"/> as its transport parameters. Disposing closes the connection, then the sockets.
+    /// </summary>
+    public static async Task<Link> ConnectAsync(QMuxVersion draft, QMuxTransportParameters grant, QMuxOptions? options = null)
     {
         var (a, b) = StreamPair.Create();
         var serverSocket = WebSocket.CreateFromStream(a, new WebSocketCreationOptions { IsServer = true });
         var peer = WebSocket.CreateFromStream(b, new WebSocketCreationOptions { IsServer = false });
         var connection = QMuxConnection.Start(serverSocket, isServer: true, draft, "moq-lite-05", options ?? new QMuxOptions { IdleTimeout = TimeSpan.Zero });
-        return (connection, peer, new Disposables(serverSocket, peer));
-    }
-
-    public static async Task SendParametersAsync(WebSocket peer, QMuxVersion draft, QMuxTransportParameters parameters)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        parameters.WriteFrame(buffer, draft);
-        await peer.SendAsync(buffer.WrittenMemory, WebSocketMessageType.Binary, true, default);
+        var link = new Link(connection, peer, serverSocket);
+        var parameters = new ArrayBufferWriter<byte>();
+        grant.WriteFrame(parameters, draft);
+        await peer.SendAsync(parameters.WrittenMemory, WebSocketMessageType.Binary, true, default);
+        return link;
     }
 
     public static async Task SendMaxDataAsync(WebSocket peer, ulong maxData)
@@ -86,14 +86,18 @@ internal static class RawQMuxPeer
         return value;
     }
 
-    private sealed class Disposables(params IDisposable[] items) : IDisposable
+    /// <summary>The connection under test and the socket the test speaks on.</summary>
+    public sealed class Link(QMuxConnection connection, WebSocket peer, WebSocket serverSocket) : IAsyncDisposable
     {
-        public void Dispose()
+        public QMuxConnection Connection => connection;
+
+        public WebSocket Peer => peer;
+
+        public async ValueTask DisposeAsync()
         {
-            foreach (var item in items)
-            {
-                item.Dispose();
-            }
+            await connection.CloseAsync(0, "done");
+            serverSocket.Dispose();
+            peer.Dispose();
         }
     }
 }
