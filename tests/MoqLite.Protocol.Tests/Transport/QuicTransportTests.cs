@@ -19,15 +19,9 @@ public class QuicTransportTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task Publish_and_subscribe_over_raw_quic()
     {
-        if (!QuicTransport.IsSupported)
-        {
-            output.WriteLine("Skipped: QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).");
-        }
-        Skip.IfNot(QuicTransport.IsSupported, "QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).");
+        SkipWithoutQuic();
 
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var certificate = SelfSignedCertificate();
         var relay = new MoqOrigin();
         var broadcast = new MoqBroadcast();
         var track = broadcast.CreateTrack("t", TrackInfo.Default);
@@ -64,15 +58,9 @@ public class QuicTransportTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task The_clients_setup_path_is_its_namespace_root_over_raw_quic()
     {
-        if (!QuicTransport.IsSupported)
-        {
-            output.WriteLine("Skipped: QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).");
-        }
-        Skip.IfNot(QuicTransport.IsSupported, "QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).");
+        SkipWithoutQuic();
 
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using var certificate = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256)
-            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var certificate = SelfSignedCertificate();
         var relay = new MoqOrigin();
         var clientOrigin = new MoqOrigin();
         clientOrigin.Publish("alice", new MoqBroadcast());
@@ -87,5 +75,22 @@ public class QuicTransportTests(ITestOutputHelper output)
         await using var server = await accept.WaitAsync(SessionPair.Timeout);
 
         await relay.WaitForBroadcastAsync("room1/alice");
+    }
+
+    private void SkipWithoutQuic()
+    {
+        const string Why = "QUIC is not supported on this machine (System.Net.Quic needs libmsquic.so.2).";
+        if (!QuicTransport.IsSupported)
+        {
+            output.WriteLine("Skipped: " + Why);
+        }
+        Skip.IfNot(QuicTransport.IsSupported, Why);
+    }
+
+    private static X509Certificate2 SelfSignedCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
     }
 }
