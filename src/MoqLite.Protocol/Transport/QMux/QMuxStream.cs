@@ -188,12 +188,10 @@ internal sealed class QMuxStream : MoqTransportStream
             {
                 return;
             }
-            SendDone = true;
             _connection.RemoveReadyLocked(this);
             // Only now the reason is worth a string: resetting a stream that already ended is common and free.
             var reason = byPeer ? $"stream {Id} was stopped by the peer with code {code}" : $"stream {Id} was reset locally";
-            _output!.AbandonLocked(new MoqStreamAbortedException(code, reason));
-            sent = TakeSendCompletedLocked();
+            sent = EndSendLocked(new MoqStreamAbortedException(code, reason));
         }
         sent?.TrySetResult();
         _connection.QueueControl(QMuxFrameType.ResetStream, (ulong)Id, code, SendOffset);
@@ -206,11 +204,17 @@ internal sealed class QMuxStream : MoqTransportStream
         TaskCompletionSource? sent;
         lock (_connection.Gate)
         {
-            SendDone = true;
-            _output?.AbandonLocked(error);
-            sent = TakeSendCompletedLocked();
+            sent = EndSendLocked(error);
         }
         sent?.TrySetResult();
+    }
+
+    /// <summary>Ends the send direction without FIN: drops what is queued and fails a pending flush with <paramref name="reason"/>.</summary>
+    private TaskCompletionSource? EndSendLocked(Exception reason)
+    {
+        SendDone = true;
+        _output?.AbandonLocked(reason);
+        return TakeSendCompletedLocked();
     }
 
     /// <summary>
