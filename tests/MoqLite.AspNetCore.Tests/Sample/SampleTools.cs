@@ -3,7 +3,7 @@ using System.Text;
 
 namespace MoqLite.AspNetCore.Tests.Sample;
 
-/// <summary>Runs the sample console programs (samples/Interop, samples/Client) from their build output.</summary>
+/// <summary>Runs the repository's console programs (samples/Interop, samples/Client, bench/MoqLite.Benchmarks) from their build output.</summary>
 internal static class SampleTools
 {
     /// <summary>Runs <paramref name="tool"/> to completion; returns its exit code and everything it printed.</summary>
@@ -100,7 +100,8 @@ internal static class SampleTools
 
     private static Process Start(string tool, string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Standard input stays open until the tool is stopped: the benchmark's server runs until its input ends.
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(Locate(tool));
         foreach (var argument in arguments)
         {
@@ -109,11 +110,12 @@ internal static class SampleTools
         return Process.Start(info)!;
     }
 
-    /// <summary>samples/{tool}/bin/{the tests' configuration}/{framework}/{tool}.dll.</summary>
+    /// <summary>{samples or bench}/{tool}/bin/{the tests' configuration}/{framework}/{tool}.dll.</summary>
     private static string Locate(string tool)
     {
-        // The tests run from tests/…/bin/{configuration}/{framework}/: the sample was built the same way.
+        // The tests run from tests/…/bin/{configuration}/{framework}/: the tool was built the same way.
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        return Repository.Path(Path.Combine("samples", tool, "bin", output.Parent!.Name, output.Name, tool + ".dll"));
+        var folder = Directory.Exists(Path.Combine(Repository.Root, "samples", tool)) ? "samples" : "bench";
+        return Repository.Path(Path.Combine(folder, tool, "bin", output.Parent!.Name, output.Name, tool + ".dll"));
     }
 }
