@@ -11,6 +11,7 @@ namespace MoqLite.AspNetCore.Tests.Benchmarks;
 /// and report a result, so a broken harness fails here rather than in someone's benchmark run.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Collection(BrowsersAndProcesses.Name)]
 public class FanOutHarnessTests(ITestOutputHelper output)
 {
     private const int FrameSize = 1024;

@@ -9,6 +9,7 @@ namespace MoqLite.AspNetCore.Tests.Browser;
 /// (QuicListener.IsSupported false) each test says so and skips.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Collection(BrowsersAndProcesses.Name)]
 public class WebTransportBrowserTests(ITestOutputHelper output)
 {
     private const string NoQuic = "HTTP/3 is not available on this machine (System.Net.Quic needs libmsquic.so.2), so WebTransport cannot be tested";

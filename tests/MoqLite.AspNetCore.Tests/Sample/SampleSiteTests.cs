@@ -10,6 +10,7 @@ namespace MoqLite.AspNetCore.Tests.Sample;
 /// WebTransport where libmsquic exists. Each test saves a screenshot of its pages under TestResults/screenshots.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Collection(BrowsersAndProcesses.Name)]
 public class SampleSiteTests(ITestOutputHelper output)
 {
     private static readonly float Wait = 20_000;

@@ -6,6 +6,7 @@ namespace MoqLite.AspNetCore.Tests.Sample;
 
 /// <summary>The interop command and the native console client against the sample server, each in its own process.</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Collection(BrowsersAndProcesses.Name)]
 public partial class SampleToolTests(ITestOutputHelper output)
 {
     [SkippableTheory]
