@@ -28,12 +28,30 @@ internal static class RawQMuxPeer
         return link;
     }
 
-    public static async Task SendMaxDataAsync(WebSocket peer, ulong maxData)
+    public static Task SendMaxDataAsync(WebSocket peer, ulong maxData) => SendFrameAsync(peer, QMuxFrameType.MaxData, maxData);
+
+    /// <summary>Sends one frame made of varint fields, its type first.</summary>
+    public static async Task SendFrameAsync(WebSocket peer, params ulong[] fields)
     {
-        var frame = new byte[16];
-        var n = VarInt.Write(frame, QMuxFrameType.MaxData);
-        n += VarInt.Write(frame.AsSpan(n), maxData);
+        var frame = new byte[8 * fields.Length];
+        var n = 0;
+        foreach (var field in fields)
+        {
+            n += VarInt.Write(frame.AsSpan(n), field);
+        }
         await peer.SendAsync(frame.AsMemory(0, n), WebSocketMessageType.Binary, true, default);
+    }
+
+    /// <summary>Sends one STREAM frame carrying <paramref name="data"/> at <paramref name="offset"/> of stream <paramref name="id"/>.</summary>
+    public static async Task SendStreamAsync(WebSocket peer, long id, ulong offset, ReadOnlyMemory<byte> data, bool fin = false)
+    {
+        var frame = new byte[32 + data.Length];
+        var n = VarInt.Write(frame, QMuxFrameType.StreamBase | QMuxFrameType.Off | QMuxFrameType.Len | (fin ? QMuxFrameType.Fin : 0));
+        n += VarInt.Write(frame.AsSpan(n), (ulong)id);
+        n += VarInt.Write(frame.AsSpan(n), offset);
+        n += VarInt.Write(frame.AsSpan(n), (ulong)data.Length);
+        data.Span.CopyTo(frame.AsSpan(n));
+        await peer.SendAsync(frame.AsMemory(0, n + data.Length), WebSocketMessageType.Binary, true, default);
     }
 
     /// <summary>Reads messages until <paramref name="done"/> holds for the STREAM frames seen so far; other frames are skipped.</summary>

@@ -6,21 +6,14 @@ using MoqLite.Coding;
 namespace MoqLite.Transport.QMux;
 
 /// <summary>
-/// One QMux stream. Received bytes land in a pipe the application reads (consumption grants the peer more
-/// credit); bytes the application writes wait in a pipe until the connection's send loop schedules them.
+/// One QMux stream. Received bytes land in a buffer the application reads (consumption grants the peer more
+/// credit); bytes the application writes wait in a send buffer until the connection's sender schedules them.
 /// All state below is guarded by the connection's lock.
 /// </summary>
 internal sealed class QMuxStream : MoqTransportStream
 {
-    // A peer's group stream is read on the receive loop as its bytes arrive (no hop per message); streams that carry
-    // requests keep the thread pool, since serving them may call application code. No pause threshold: credit is
-    // what bounds a stream's unread bytes.
-    private static readonly PipeOptions InlineReceive = new(readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, useSynchronizationContext: false);
-    private static readonly PipeOptions PooledReceive = new(readerScheduler: PipeScheduler.ThreadPool, pauseWriterThreshold: 0, useSynchronizationContext: false);
-
     private readonly QMuxConnection _connection;
-    private readonly Pipe? _receive;
-    private readonly ReceiveReader? _input;
+    private readonly QMuxReceiveBuffer? _receive;
     private readonly QMuxSendBuffer? _output;
     private long _priority;
     private bool _finReceived;
@@ -34,8 +27,9 @@ internal sealed class QMuxStream : MoqTransportStream
         IsLocal = isLocal;
         if (!(unidirectional && isLocal))
         {
-            _receive = new Pipe(unidirectional ? InlineReceive : PooledReceive);
-            _input = new ReceiveReader(this, _receive.Reader);
+            // A peer's group stream is read on the receive loop as its bytes arrive (no hop per message); streams that
+            // carry requests keep the thread pool, since serving them may call application code.
+            _receive = new QMuxReceiveBuffer(this, inline: unidirectional);
             ReceiveMax = connection.StreamReceiveWindow;
         }
         else
@@ -60,7 +54,7 @@ internal sealed class QMuxStream : MoqTransportStream
 
     public override bool IsLocal { get; }
 
-    public override PipeReader? Input => _input;
+    public override PipeReader? Input => _receive;
 
     public override PipeWriter? Output => _output;
 
@@ -116,7 +110,7 @@ internal sealed class QMuxStream : MoqTransportStream
             unread = ReceivedBytes - ConsumedBytes;
             ConsumedBytes = ReceivedBytes;
         }
-        _receive!.Writer.Complete(new MoqStreamAbortedException(code, $"stream {Id} was stopped locally"));
+        _receive!.Fail(new MoqStreamAbortedException(code, $"stream {Id} was stopped locally"));
         if (!_finReceived)
         {
             _connection.QueueControl(QMuxFrameType.StopSending, (ulong)Id, code);
@@ -139,25 +133,10 @@ internal sealed class QMuxStream : MoqTransportStream
             _connection.OnConsumed(null, (ulong)data.Length);
             return;
         }
-        var writer = _receive!.Writer;
-        if (!data.IsEmpty)
-        {
-            writer.Write(data);
-        }
+        _receive!.Append(data, fin);
         if (fin)
         {
-            writer.Complete();
             OnConsumed(0);
-        }
-        else
-        {
-            // No pause threshold: the flush completes at once and only publishes the bytes to the reader.
-            var flush = writer.FlushAsync();
-            System.Diagnostics.Debug.Assert(flush.IsCompleted, "an unpaused pipe flushes synchronously");
-            if (flush.IsCompleted)
-            {
-                flush.GetAwaiter().GetResult();
-            }
         }
     }
 
@@ -171,7 +150,7 @@ internal sealed class QMuxStream : MoqTransportStream
             }
             ReceiveDone = true;
         }
-        _receive?.Writer.Complete(new MoqStreamAbortedException(code, $"stream {Id} was reset by the peer with code {code}"));
+        _receive?.Fail(new MoqStreamAbortedException(code, $"stream {Id} was reset by the peer with code {code}"));
         RetireIfDone();
     }
 
@@ -200,7 +179,7 @@ internal sealed class QMuxStream : MoqTransportStream
 
     public void Fail(Exception error)
     {
-        _receive?.Writer.Complete(error);
+        _receive?.Fail(error);
         TaskCompletionSource? sent;
         lock (_connection.Gate)
         {
@@ -288,7 +267,8 @@ internal sealed class QMuxStream : MoqTransportStream
         _output.WriteRetained(data);
     }
 
-    private void OnConsumed(ulong bytes)
+    /// <summary>The application consumed <paramref name="bytes"/>: grant credit, and retire the stream once all is read.</summary>
+    public void OnConsumed(ulong bytes)
     {
         if (bytes > 0)
         {
@@ -314,60 +294,6 @@ internal sealed class QMuxStream : MoqTransportStream
         if (done)
         {
             _connection.Retire(this);
-        }
-    }
-
-    /// <summary>Counts what the application consumes, so credit can be granted as it goes.</summary>
-    private sealed class ReceiveReader(QMuxStream stream, PipeReader inner) : PipeReader
-    {
-        private ReadOnlySequence<byte> _last;
-
-        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
-        {
-            var pending = inner.ReadAsync(cancellationToken);
-            if (pending.IsCompletedSuccessfully)
-            {
-                var result = pending.Result;
-                _last = result.Buffer;
-                return new ValueTask<ReadResult>(result);
-            }
-            return Await(pending);
-        }
-
-        public override bool TryRead(out ReadResult result)
-        {
-            if (inner.TryRead(out result))
-            {
-                _last = result.Buffer;
-                return true;
-            }
-            return false;
-        }
-
-        public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
-
-        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
-        {
-            var bytes = _last.Slice(_last.Start, consumed).Length;
-            _last = default;
-            inner.AdvanceTo(consumed, examined);
-            stream.OnConsumed((ulong)bytes);
-        }
-
-        public override void CancelPendingRead() => inner.CancelPendingRead();
-
-        public override void Complete(Exception? exception = null)
-        {
-            inner.Complete(exception);
-            stream.StopSending((ulong)MoqErrorCode.Cancel);
-        }
-
-        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-        private async ValueTask<ReadResult> Await(ValueTask<ReadResult> pending)
-        {
-            var result = await pending.ConfigureAwait(false);
-            _last = result.Buffer;
-            return result;
         }
     }
 }

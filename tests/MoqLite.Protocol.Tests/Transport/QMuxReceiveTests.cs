@@ -1,0 +1,107 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using MoqLite.Protocol.Tests.Sessions;
+using MoqLite.Transport;
+using MoqLite.Transport.QMux;
+
+namespace MoqLite.Protocol.Tests.Transport;
+
+/// <summary>
+/// The receive half of a QMux stream, fed from the wire: bytes read as one contiguous span however they arrived,
+/// the PipeReader contract (examined bytes wait for more, a read's view stays valid until it advances), and how a
+/// reset or a cancelled read ends a read.
+/// </summary>
+public class QMuxReceiveTests
+{
+    // The test is the client, so its first unidirectional stream is 2.
+    private const long PeerUni = 2;
+
+    private static readonly QMuxTransportParameters Grant = new() { InitialMaxStreamsUni = 8, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 1 << 22 };
+
+    [Fact]
+    public async Task Bytes_examined_but_not_consumed_wait_for_more_and_then_read_as_one_span()
+    {
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
+        var input = (await AcceptAsync(link)).Input!;
+
+        var first = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal("abc"u8.ToArray(), first.Buffer.ToArray());
+        input.AdvanceTo(first.Buffer.Start, first.Buffer.End);
+        var next = input.ReadAsync();
+        Assert.False(next.IsCompleted, "everything was examined: the next read waits for new bytes");
+
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 3, "def"u8.ToArray(), fin: true);
+        var second = await next.AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.True(second.Buffer.IsSingleSegment);
+        Assert.Equal("abcdef"u8.ToArray(), second.Buffer.ToArray());
+        Assert.True(second.IsCompleted);
+        input.AdvanceTo(second.Buffer.End);
+    }
+
+    [Fact]
+    public async Task A_reads_view_stays_intact_while_more_bytes_than_the_buffer_holds_arrive()
+    {
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
+        var input = (await AcceptAsync(link)).Input!;
+        var held = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+
+        var large = new byte[12_000];
+        Random.Shared.NextBytes(large);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 3, large);
+        // Messages are processed in order: once a later stream is accepted, the large piece has landed.
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni + 4, 0, "x"u8.ToArray());
+        await AcceptAsync(link);
+
+        Assert.Equal("abc"u8.ToArray(), held.Buffer.ToArray());
+        input.AdvanceTo(held.Buffer.GetPosition(1));
+        var rest = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.True(rest.Buffer.IsSingleSegment);
+        Assert.Equal([.. "bc"u8.ToArray(), .. large], rest.Buffer.ToArray());
+        input.AdvanceTo(rest.Buffer.End);
+    }
+
+    [Fact]
+    public async Task A_reset_fails_the_waiting_read_with_the_peers_code()
+    {
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
+        var input = (await AcceptAsync(link)).Input!;
+        var result = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        input.AdvanceTo(result.Buffer.End);
+        var waiting = input.ReadAsync().AsTask();
+
+        await RawQMuxPeer.SendFrameAsync(link.Peer, QMuxFrameType.ResetStream, PeerUni, 0x17, 3);
+        var error = await Assert.ThrowsAsync<MoqStreamAbortedException>(() => waiting.WaitAsync(SessionPair.Timeout));
+        Assert.Equal(0x17ul, error.WireCode);
+    }
+
+    [Fact]
+    public async Task A_cancelled_read_ends_only_that_read()
+    {
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
+        var input = (await AcceptAsync(link)).Input!;
+        var result = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        input.AdvanceTo(result.Buffer.End);
+
+        using var cancel = new CancellationTokenSource();
+        var waiting = input.ReadAsync(cancel.Token).AsTask();
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(SessionPair.Timeout));
+
+        var pending = input.ReadAsync();
+        input.CancelPendingRead();
+        Assert.True((await pending.AsTask().WaitAsync(SessionPair.Timeout)).IsCanceled);
+        input.AdvanceTo(result.Buffer.End);
+
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 3, "d"u8.ToArray(), fin: true);
+        var last = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Equal("d"u8.ToArray(), last.Buffer.ToArray());
+        Assert.True(last.IsCompleted);
+    }
+
+    private static async Task<MoqTransportStream> AcceptAsync(RawQMuxPeer.Link link) =>
+        await link.Connection.AcceptStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+}
