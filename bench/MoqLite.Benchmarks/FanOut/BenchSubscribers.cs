@@ -73,11 +73,13 @@ internal static class BenchSubscribers
         // Warm up first, the same for every mode: tiered JIT is still recompiling hot paths in the first seconds.
         await Task.Delay(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
         var start = Stopwatch.GetTimestamp();
+        var (allocatedBefore, gen0Before, gen2Before) = (GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), GC.CollectionCount(2));
         _recording = true;
         Console.WriteLine("WINDOW-START");
         await Task.Delay(TimeSpan.FromSeconds(seconds)).ConfigureAwait(false);
         _recording = false;
         var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
         Console.WriteLine("WINDOW-END");
         var result = new
         {
@@ -88,6 +90,10 @@ internal static class BenchSubscribers
             p99 = Samples.Percentile(0.99),
             max = Samples.Percentile(1.0),
             slowFrames = SlowSamples.Count,
+            // What the subscriber process itself costs, to compare the clients of each mode.
+            clientAllocatedPerFrame = allocated / Math.Max(1, Interlocked.Read(ref _frames)),
+            clientGen0 = GC.CollectionCount(0) - gen0Before,
+            clientGen2 = GC.CollectionCount(2) - gen2Before,
         };
         Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
         await stop.CancelAsync().ConfigureAwait(false);

@@ -132,7 +132,8 @@ public sealed partial class LiteSession
         }
     }
 
-    private async Task ReceiveGroupAsync(MoqTransportStream stream)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReceiveGroupAsync(MoqTransportStream stream)
     {
         var input = stream.Input!;
         var header = await PipeMessages.ReadRequiredAsync<GroupHeader>(input, Version, _options.MaxMessageSize, Closing).ConfigureAwait(false);
@@ -177,7 +178,8 @@ public sealed partial class LiteSession
     /// yet is staged in a pooled buffer so its bytes are consumed as they arrive: flow-control credit keeps flowing
     /// even when one frame is larger than the stream's receive window.
     /// </summary>
-    private async Task ReadFramesAsync(System.IO.Pipelines.PipeReader input, MoqGroup group)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadFramesAsync(System.IO.Pipelines.PipeReader input, MoqGroup group)
     {
         long timestamp = 0;
         byte[]? staging = null;
@@ -314,7 +316,8 @@ public sealed partial class LiteSession
                 using var detach = new IdleDetach(track, OnIdle);
                 using var cancel = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, session.Closing);
                 var input = stream.Input!;
-                while (await PipeMessages.ReadAsync(input, (ref ReadOnlySequence<byte> b, out SubscribeResponse r) => SubscribeResponse.TryRead(ref b, session.Version, session._options.MaxMessageSize, out r), "SUBSCRIBE response", cancel.Token).ConfigureAwait(false) is { } response)
+                var parser = new SubscribeResponseParser(session.Version, session._options.MaxMessageSize);
+                while (await PipeMessages.ReadAsync<SubscribeResponse, SubscribeResponseParser>(input, parser, cancel.Token).ConfigureAwait(false) is { } response)
                 {
                     if (response.Kind == SubscribeResponseKind.End)
                     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MoqLite.Coding;
@@ -152,17 +153,20 @@ public sealed partial class LiteSession : MoqSession
             }
             // Group and setup streams are parsed wherever the transport hands them over (QMux: its receive loop);
             // request streams move to the thread pool, since serving them may run application code.
-            Run(stream.IsUnidirectional ? () => DispatchAsync(stream) : () => DispatchOnThreadPoolAsync(stream), "stream", stream);
+            Run(stream.IsUnidirectional ? DispatchAsync(stream) : DispatchOnThreadPoolAsync(stream), "stream", stream);
         }
     }
 
-    private async Task DispatchOnThreadPoolAsync(MoqTransportStream stream)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DispatchOnThreadPoolAsync(MoqTransportStream stream)
     {
         await Task.Yield();
         await DispatchAsync(stream).ConfigureAwait(false);
     }
 
-    private async Task DispatchAsync(MoqTransportStream stream)
+    // Pooled: a group stream runs through here once per group.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DispatchAsync(MoqTransportStream stream)
     {
         var type = await PipeMessages.ReadVarIntAsync(stream.Input!, Closing).ConfigureAwait(false);
         if (type is not { } kind)
@@ -243,13 +247,24 @@ public sealed partial class LiteSession : MoqSession
     }
 
     /// <summary>Runs one stream's work, mapping its failure onto the stream or, for a violation, the session.</summary>
-    private void Run(Func<Task> work, string what, MoqTransportStream? stream = null) => _ = RunGuardedAsync(work, what, stream);
+    private void Run(Func<Task> work, string what, MoqTransportStream? stream = null) => Run(new ValueTask(work()), what, stream);
 
-    private async Task RunGuardedAsync(Func<Task> work, string what, MoqTransportStream? stream)
+    /// <summary>Sees work through, containing its failure to its stream; work that already finished costs nothing more.</summary>
+    private void Run(ValueTask work, string what, MoqTransportStream? stream = null)
+    {
+        if (work.IsCompletedSuccessfully)
+        {
+            work.GetAwaiter().GetResult();
+            return;
+        }
+        _ = RunGuardedAsync(work, what, stream);
+    }
+
+    private async Task RunGuardedAsync(ValueTask work, string what, MoqTransportStream? stream)
     {
         try
         {
-            await work().ConfigureAwait(false);
+            await work.ConfigureAwait(false);
         }
         catch (ProtocolViolationException ex)
         {

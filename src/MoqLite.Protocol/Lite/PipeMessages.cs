@@ -5,48 +5,117 @@ using MoqLite.Lite.Messages;
 
 namespace MoqLite.Lite;
 
-/// <summary>Parses one value off the front of a buffer; false when more bytes are needed.</summary>
-internal delegate bool BufferParser<T>(ref ReadOnlySequence<byte> buffer, out T value);
+/// <summary>Parses one value off the front of a buffer; false when more bytes are needed. A struct, so reads allocate nothing.</summary>
+internal interface IBufferParser<T>
+{
+    /// <summary>What is parsed, for errors.</summary>
+    string Name { get; }
+
+    bool TryParse(ref ReadOnlySequence<byte> buffer, out T value);
+}
+
+/// <summary>One size-prefixed MOQ Lite message.</summary>
+internal readonly struct MessageParser<T>(LiteVersion version, int maxSize) : IBufferParser<T>
+    where T : struct, ILiteMessage<T>
+{
+    public string Name => T.Name;
+
+    public bool TryParse(ref ReadOnlySequence<byte> buffer, out T value) => LiteCodec.TryRead(ref buffer, version, maxSize, out value);
+}
+
+/// <summary>A bare varint: the type that opens every stream.</summary>
+internal readonly struct StreamTypeParser : IBufferParser<ulong>
+{
+    public string Name => "stream type";
+
+    public bool TryParse(ref ReadOnlySequence<byte> buffer, out ulong value) => LiteCodec.TryReadVarInt(ref buffer, out value);
+}
+
+/// <summary>A SUBSCRIBE stream's responses: the first, then updates and the end.</summary>
+internal readonly struct SubscribeResponseParser(LiteVersion version, int maxSize) : IBufferParser<SubscribeResponse>
+{
+    public string Name => "SUBSCRIBE response";
+
+    public bool TryParse(ref ReadOnlySequence<byte> buffer, out SubscribeResponse value) => SubscribeResponse.TryRead(ref buffer, version, maxSize, out value);
+}
 
 /// <summary>Reads and writes whole MOQ Lite messages on a stream's pipes.</summary>
 internal static class PipeMessages
 {
-    /// <summary>Reads one value; null when the stream ended cleanly before it began.</summary>
-    public static async ValueTask<T?> ReadAsync<T>(PipeReader input, BufferParser<T> parse, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads one value; null when the stream ended cleanly before it began. A value already buffered is returned
+    /// synchronously, without an async state machine: group streams usually arrive whole.
+    /// </summary>
+    public static ValueTask<T?> ReadAsync<T, TParser>(PipeReader input, TParser parser, CancellationToken cancellationToken)
         where T : struct
+        where TParser : struct, IBufferParser<T>
+    {
+        if (input.TryRead(out var result) && TryTake(input, result, parser, out T? value))
+        {
+            return new ValueTask<T?>(value);
+        }
+        return ReadSlowAsync<T, TParser>(input, parser, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<T?> ReadSlowAsync<T, TParser>(PipeReader input, TParser parser, CancellationToken cancellationToken)
+        where T : struct
+        where TParser : struct, IBufferParser<T>
     {
         while (true)
         {
             var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (parse(ref buffer, out var value))
+            if (TryTake(input, result, parser, out T? value))
             {
-                input.AdvanceTo(buffer.Start);
                 return value;
             }
-            if (result.IsCompleted)
-            {
-                input.AdvanceTo(buffer.End);
-                return buffer.IsEmpty ? null : throw new ProtocolViolationException($"{name}: stream ended in the middle of a message");
-            }
-            input.AdvanceTo(buffer.Start, buffer.End);
         }
+    }
+
+    /// <summary>Consumes one value, or the clean end; otherwise marks everything examined and returns false.</summary>
+    private static bool TryTake<T, TParser>(PipeReader input, in ReadResult result, TParser parser, out T? value)
+        where T : struct
+        where TParser : struct, IBufferParser<T>
+    {
+        var buffer = result.Buffer;
+        if (parser.TryParse(ref buffer, out var parsed))
+        {
+            input.AdvanceTo(buffer.Start);
+            value = parsed;
+            return true;
+        }
+        if (result.IsCompleted)
+        {
+            input.AdvanceTo(buffer.End);
+            value = buffer.IsEmpty ? null : throw new ProtocolViolationException($"{parser.Name}: stream ended in the middle of a message");
+            return true;
+        }
+        input.AdvanceTo(buffer.Start, buffer.End);
+        value = null;
+        return false;
     }
 
     /// <summary>Reads one size-prefixed message; null at a clean end of stream.</summary>
     public static ValueTask<T?> ReadAsync<T>(PipeReader input, LiteVersion version, int maxSize, CancellationToken cancellationToken)
         where T : struct, ILiteMessage<T> =>
-        ReadAsync(input, (ref ReadOnlySequence<byte> b, out T m) => LiteCodec.TryRead(ref b, version, maxSize, out m), T.Name, cancellationToken);
+        ReadAsync<T, MessageParser<T>>(input, new MessageParser<T>(version, maxSize), cancellationToken);
 
     /// <summary>Reads one size-prefixed message that must be there.</summary>
-    public static async ValueTask<T> ReadRequiredAsync<T>(PipeReader input, LiteVersion version, int maxSize, CancellationToken cancellationToken)
-        where T : struct, ILiteMessage<T> =>
-        await ReadAsync<T>(input, version, maxSize, cancellationToken).ConfigureAwait(false)
-            ?? throw new ProtocolViolationException($"{T.Name}: stream ended before the message");
+    public static ValueTask<T> ReadRequiredAsync<T>(PipeReader input, LiteVersion version, int maxSize, CancellationToken cancellationToken)
+        where T : struct, ILiteMessage<T>
+    {
+        var pending = ReadAsync<T>(input, version, maxSize, cancellationToken);
+        return pending.IsCompletedSuccessfully ? new ValueTask<T>(Required(pending.Result)) : AwaitRequiredAsync(pending);
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        static async ValueTask<T> AwaitRequiredAsync(ValueTask<T?> pending) => Required(await pending.ConfigureAwait(false));
+
+        static T Required(T? message) => message ?? throw new ProtocolViolationException($"{T.Name}: stream ended before the message");
+    }
 
     /// <summary>Reads a bare varint (a stream type); null at a clean end of stream.</summary>
-    public static async ValueTask<ulong?> ReadVarIntAsync(PipeReader input, CancellationToken cancellationToken) =>
-        await ReadAsync(input, (ref ReadOnlySequence<byte> b, out ulong v) => LiteCodec.TryReadVarInt(ref b, out v), "stream type", cancellationToken).ConfigureAwait(false);
+    public static ValueTask<ulong?> ReadVarIntAsync(PipeReader input, CancellationToken cancellationToken) =>
+        ReadAsync<ulong, StreamTypeParser>(input, default, cancellationToken);
 
     /// <summary>Writes a message and flushes; throws if the peer stopped reading.</summary>
     public static async ValueTask WriteAsync<T>(PipeWriter output, T message, LiteVersion version, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using System.Runtime.CompilerServices;
 using MoqLite.Coding;
 using MoqLite.Model;
 
@@ -24,7 +25,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     private readonly Dictionary<long, QMuxStream> _streams = [];
     // Peer streams are handed over after their first bytes were delivered, outside any lock, and the acceptor runs
     // on the receive loop: a group stream that arrived whole is parsed at once instead of after a thread-pool hop.
-    private readonly Channel<MoqTransportStream> _accepted = Channel.CreateUnbounded<MoqTransportStream>(new UnboundedChannelOptions { SingleWriter = true, AllowSynchronousContinuations = true });
+    private readonly Channel<MoqTransportStream> _accepted = Channel.CreateUnbounded<MoqTransportStream>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = true, AllowSynchronousContinuations = true });
     private readonly List<QMuxStream> _opened = [];
     private readonly Queue<byte[]> _control = new();
     private readonly List<QMuxStream> _ready = [];
@@ -118,6 +119,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     /// The caller's continuation runs on the connection's receive loop, with the stream's first bytes already
     /// delivered: parse there, but move work that may block (application code) to the thread pool first.
     /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<MoqTransportStream> AcceptStreamAsync(CancellationToken cancellationToken = default)
     {
         try
