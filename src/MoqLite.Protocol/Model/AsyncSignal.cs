@@ -9,10 +9,16 @@ namespace MoqLite.Model;
 internal sealed class AsyncSignal : IValueTaskSource<bool>
 {
     private readonly object _gate = new();
-    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<bool> _core;
     private bool _pending;
     private bool _waiting;
     private CancellationTokenRegistration _registration;
+
+    /// <param name="inline">
+    /// Resume the waiter on the thread that calls <see cref="Set"/>, which must then hold no lock; by default the
+    /// waiter resumes on the thread pool.
+    /// </param>
+    public AsyncSignal(bool inline = false) => _core.RunContinuationsAsynchronously = !inline;
 
     /// <summary>Waits for the next <see cref="Set"/>; returns at once if one is pending.</summary>
     public ValueTask<bool> WaitAsync(CancellationToken cancellationToken)

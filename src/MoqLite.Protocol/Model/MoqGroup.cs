@@ -14,7 +14,11 @@ public sealed class MoqGroup
     private const int MinChunkSize = 1024;
     private const int MaxChunkSize = 64 * 1024;
     private readonly object _gate = new();
-    private readonly List<GroupReader> _readers = [];
+    // Open readers, each knowing its slot, so closing one is O(1) even with thousands of subscribers. Slot 0 is a
+    // field (a subscriber's group has one reader); the rest live in a pooled array.
+    private GroupReader? _firstReader;
+    private GroupReader[] _moreReaders = [];
+    private int _readerCount;
     private byte[][] _chunks = [];
     private int _chunkCount;
     private int _chunkUsed;
@@ -99,7 +103,11 @@ public sealed class MoqGroup
                 throw new ObjectDisposedException(nameof(MoqGroup), "The group's storage was released.");
             }
             _references++;
-            _readers.Add(reader);
+            if (_readerCount > _moreReaders.Length)
+            {
+                GrowReadersLocked();
+            }
+            SetReaderLocked(_readerCount++, reader);
         }
         return reader;
     }
@@ -155,7 +163,7 @@ public sealed class MoqGroup
     {
         lock (_gate)
         {
-            if (_readers.Count == 0)
+            if (_readerCount == 0)
             {
                 return Task.CompletedTask;
             }
@@ -167,16 +175,30 @@ public sealed class MoqGroup
     internal void CloseReader(GroupReader reader)
     {
         TaskCompletionSource? unread = null;
+        GroupReader[]? emptied = null;
         lock (_gate)
         {
-            if (!_readers.Remove(reader))
+            var slot = reader.SlotLocked;
+            if (slot < 0)
             {
                 return;
             }
-            if (_readers.Count == 0)
+            var last = ReaderLocked(--_readerCount);
+            SetReaderLocked(slot, last);
+            SetReaderLocked(_readerCount, null);
+            reader.SlotLocked = -1;
+            if (_readerCount == 0)
             {
                 (unread, _unread) = (_unread, null);
+                if (_moreReaders.Length > 0)
+                {
+                    (emptied, _moreReaders) = (_moreReaders, []);
+                }
             }
+        }
+        if (emptied is not null)
+        {
+            ArrayPool<GroupReader>.Shared.Return(emptied);
         }
         unread?.TrySetResult();
         Release();
@@ -276,11 +298,40 @@ public sealed class MoqGroup
     {
         lock (_gate)
         {
-            foreach (var reader in _readers)
+            for (var i = 0; i < _readerCount; i++)
             {
-                reader.WakeLocked();
+                ReaderLocked(i).WakeLocked();
             }
         }
+    }
+
+    private GroupReader ReaderLocked(int slot) => slot == 0 ? _firstReader! : _moreReaders[slot - 1];
+
+    private void SetReaderLocked(int slot, GroupReader? reader)
+    {
+        if (slot == 0)
+        {
+            _firstReader = reader;
+        }
+        else
+        {
+            _moreReaders[slot - 1] = reader!;
+        }
+        if (reader is not null)
+        {
+            reader.SlotLocked = slot;
+        }
+    }
+
+    private void GrowReadersLocked()
+    {
+        var larger = ArrayPool<GroupReader>.Shared.Rent(Math.Max(4, 2 * _moreReaders.Length));
+        _moreReaders.AsSpan().CopyTo(larger);
+        if (_moreReaders.Length > 0)
+        {
+            ArrayPool<GroupReader>.Shared.Return(_moreReaders, clearArray: true);
+        }
+        _moreReaders = larger;
     }
 
     private readonly record struct FrameRef(int Chunk, int Offset, int Length, long Timestamp);
@@ -308,6 +359,9 @@ public sealed class GroupReader : IDisposable
 
     /// <summary>Set (under the group's lock) when a delivery drops this group.</summary>
     internal bool InterruptedLocked { get; set; }
+
+    /// <summary>Where the group keeps this reader; -1 once closed. Guarded by the group's lock.</summary>
+    internal int SlotLocked { get; set; } = -1;
 
     internal void PrepareWaitLocked() => _signal ??= new AsyncSignal();
 

@@ -24,6 +24,32 @@ public class GroupTests
     }
 
     [Fact]
+    public async Task Readers_closed_in_any_order_leave_the_others_waking_and_the_group_drains_after_the_last()
+    {
+        var group = new MoqTrack("t", TrackInfo.Default).AppendGroup();
+        var readers = Enumerable.Range(0, 9).Select(_ => group.OpenReader()).ToList();
+        var drained = group.WaitForReadersAsync();
+        foreach (var index in new[] { 4, 0, 7 })
+        {
+            readers[index].Dispose();
+        }
+        // Closing twice is harmless and does not disturb the slots of the others.
+        readers[4].Dispose();
+        var open = readers.Where((_, i) => i is not (4 or 0 or 7)).ToList();
+        var waits = open.Select(r => r.WaitToReadAsync().AsTask()).ToList();
+        group.WriteFrame("a"u8, 0);
+        Assert.All(await Task.WhenAll(waits).WaitAsync(TimeSpan.FromSeconds(10)), Assert.True);
+
+        foreach (var reader in open.Skip(1).Reverse())
+        {
+            reader.Dispose();
+        }
+        Assert.False(drained.IsCompleted);
+        open[0].Dispose();
+        await drained.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task WaitForReadersAsync_is_done_at_once_for_a_group_nobody_reads()
     {
         var track = new MoqTrack("t", TrackInfo.Default);

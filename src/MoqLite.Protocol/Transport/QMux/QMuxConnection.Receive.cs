@@ -72,11 +72,16 @@ public sealed partial class QMuxConnection
             message = ProcessFrame(message);
             if (_opened.Count > 0)
             {
-                foreach (var stream in _opened)
+                // Handed over once their first bytes are in, so the acceptor can parse at once.
+                lock (_gate)
                 {
-                    _accepted.Writer.TryWrite(stream);
+                    foreach (var stream in _opened)
+                    {
+                        _acceptable.Enqueue(stream);
+                    }
                 }
                 _opened.Clear();
+                _acceptSignal.Set();
             }
         }
         while (!message.IsEmpty && Version != QMuxVersion.Draft00);

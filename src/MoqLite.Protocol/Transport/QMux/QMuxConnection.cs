@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using System.Runtime.CompilerServices;
 using MoqLite.Coding;
 using MoqLite.Model;
@@ -25,7 +24,10 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     private readonly Dictionary<long, QMuxStream> _streams = [];
     // Peer streams are handed over after their first bytes were delivered, outside any lock, and the acceptor runs
     // on the receive loop: a group stream that arrived whole is parsed at once instead of after a thread-pool hop.
-    private readonly Channel<MoqTransportStream> _accepted = Channel.CreateUnbounded<MoqTransportStream>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = true, AllowSynchronousContinuations = true });
+    // Peer streams waiting to be accepted (guarded by _gate). The acceptor resumes on the receive loop: no hop per stream.
+    private readonly Queue<MoqTransportStream> _acceptable = new();
+    private readonly AsyncSignal _acceptSignal = new(inline: true);
+    private bool _acceptClosed;
     private readonly List<QMuxStream> _opened = [];
     private readonly Queue<byte[]> _control = new();
     private readonly List<QMuxStream> _ready = [];
@@ -122,14 +124,22 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<MoqTransportStream> AcceptStreamAsync(CancellationToken cancellationToken = default)
     {
-        try
+        while (true)
         {
-            return await _accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (_acceptable.TryDequeue(out var stream))
+                {
+                    return stream;
+                }
+                if (_acceptClosed)
+                {
+                    break;
+                }
+            }
+            await _acceptSignal.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (ChannelClosedException)
-        {
-            throw new MoqConnectionClosedException(await _closed.Task.ConfigureAwait(false));
-        }
+        throw new MoqConnectionClosedException(await _closed.Task.ConfigureAwait(false));
     }
 
     /// <inheritdoc/>
@@ -195,12 +205,13 @@ public sealed partial class QMuxConnection : MoqTransportConnection
                 waiter.TrySetException(error);
             }
             _openWaiters.Clear();
+            _acceptClosed = true;
         }
         foreach (var stream in streams)
         {
             stream.Fail(error);
         }
-        _accepted.Writer.TryComplete();
+        _acceptSignal.Set();
         Kick();
         _ = CloseSocketAsync();
     }
