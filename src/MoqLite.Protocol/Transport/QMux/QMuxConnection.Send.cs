@@ -90,7 +90,9 @@ public sealed partial class QMuxConnection
                         return;
                     }
                 }
-                await _socket.SendAsync(buffer.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, _shutdown.Token).ConfigureAwait(false);
+                // No token: a cancelable send takes ManagedWebSocket's slow path (a state machine and a rented buffer held
+                // across the write, per message). Shutdown ends a stuck send by aborting the socket.
+                await _socket.SendAsync(buffer.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
                 Volatile.Write(ref _lastSent, Environment.TickCount64);
                 CompleteFinished();
             }
