@@ -73,13 +73,15 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             {
                 yield return new RunConfig(mode, 100, 10 * 1024, 30, false);
             }
-            foreach (var mode in modes.Where(m => m != "moqlite-quic"))
-            {
-                yield return new RunConfig(mode, 1000, 10 * 1024, 30, false);
-            }
+            // Right after the paced N=100 runs, before N=1000: a run that follows the heaviest one can catch the box
+            // still settling (a 30 ms p99 once), which is noise the slow-consumer comparison must not pick up.
             foreach (var run in SlowConsumerPairs())
             {
                 yield return run;
+            }
+            foreach (var mode in modes.Where(m => m != "moqlite-quic"))
+            {
+                yield return new RunConfig(mode, 1000, 10 * 1024, 30, false);
             }
             yield break;
         }
