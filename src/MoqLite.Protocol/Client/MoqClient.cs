@@ -15,8 +15,11 @@ public sealed class MoqClientOptions
     /// <summary>The local origin: broadcasts published here are offered to the server. A fresh one by default.</summary>
     public MoqOrigin Origin { get; set; } = new();
 
-    /// <summary>Session limits and policy. The client does not ask for announcements until asked, by default.</summary>
-    public MoqSessionOptions Session { get; set; } = new() { AnnounceOnStart = false };
+    /// <summary>
+    /// Session limits and policy. By default the client does not ask for announcements until asked, and keeps only
+    /// the newest group of each track it receives (raise <see cref="MoqSessionOptions.MaxCachedGroups"/> to relay).
+    /// </summary>
+    public MoqSessionOptions Session { get; set; } = new() { AnnounceOnStart = false, MaxCachedGroups = 1 };
 
     /// <summary>QMux windows and timers for WebSocket connections.</summary>
     public QMuxOptions QMux { get; set; } = new();

@@ -282,7 +282,7 @@ public sealed partial class LiteSession
                 }
                 info = new Model.TrackInfo(m.Priority, m.Ordered, TimeSpan.FromMilliseconds(m.LatencyMaxMs), m.Timescale);
             }
-            var track = new MoqTrack(name, info);
+            var track = new MoqTrack(name, info, session._options.MaxCachedGroups);
             track.Active += t => session.Run(() => SubscribeAsync(t), "subscribe");
             return track;
         }

@@ -23,6 +23,13 @@ public sealed class MoqSessionOptions
     public int MaxGroupsInFlight { get; set; } = 8;
 
     /// <summary>
+    /// Groups of each track received from the peer that are kept for late joiners and FETCH: the newest always,
+    /// older ones until they age past the track's latency window. A relay wants a few; a client that only watches
+    /// needs the newest alone, since holding a window per track it reads costs memory for no one. Default 64.
+    /// </summary>
+    public int MaxCachedGroups { get; set; } = 64;
+
+    /// <summary>
     /// The session's namespace root within the origin: a peer's path <c>alice</c> is <c>{Root}/alice</c> in the origin.
     /// </summary>
     public string Root { get; set; } = string.Empty;
@@ -62,6 +69,7 @@ public sealed class MoqSessionOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxAnnouncements, 0, nameof(MaxAnnouncements));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSubscriptions, 0, nameof(MaxSubscriptions));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxGroupsInFlight, 1, nameof(MaxGroupsInFlight));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxCachedGroups, 1, nameof(MaxCachedGroups));
         ArgumentNullException.ThrowIfNull(Root, nameof(Root));
     }
 }

@@ -167,6 +167,36 @@ public class SessionTests
         Assert.False(pair.Server.Completion.IsCompleted);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task A_received_track_caches_as_many_groups_as_the_session_allows(int cached)
+    {
+        await using var pair = await Connect(serverOptions: new MoqSessionOptions { MaxCachedGroups = cached });
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", new TrackInfo(0, false, TimeSpan.FromSeconds(30), 1000));
+        pair.ClientOrigin.Publish("c", broadcast);
+        var relayed = await pair.Relay.WaitForBroadcastAsync("c");
+        var relayedTrack = (await relayed.GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout))!;
+        using var subscription = relayedTrack.Subscribe();
+
+        for (var i = 0; i < 5; i++)
+        {
+            var group = track.AppendGroup();
+            group.WriteStrings($"g{i}");
+            group.Complete();
+            using var received = await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            Assert.Equal([$"g{i}"], await received!.ReadStringsAsync());
+        }
+
+        var kept = Enumerable.Range(0, 5).Where(i =>
+        {
+            using var reader = relayedTrack.TryOpenGroup((ulong)i);
+            return reader is not null;
+        });
+        Assert.Equal(Enumerable.Range(5 - cached, cached), kept);
+    }
+
     [Fact]
     public async Task Fetch_returns_one_cached_group()
     {

@@ -56,6 +56,7 @@ internal sealed class LoopbackQMuxServer : IAsyncDisposable
                 MaxGroupsInFlight = options?.MaxGroupsInFlight ?? 8,
                 MaxSubscriptions = options?.MaxSubscriptions ?? 1000,
                 MaxAnnouncements = options?.MaxAnnouncements ?? 1000,
+                MaxCachedGroups = options?.MaxCachedGroups ?? 64,
                 CanPublish = options?.CanPublish,
                 CanSubscribe = options?.CanSubscribe,
             };
