@@ -81,9 +81,11 @@ public sealed partial class LiteSession
                 fetched.Abort(ex.Code);
                 throw;
             }
-            finally
+            catch
             {
-                fetched.Release();
+                // Whatever ended the stream, the reader must see the group end; finishing also frees its storage.
+                fetched.Abort(MoqErrorCode.Transport);
+                throw;
             }
         }, "fetch", stream);
         return reader;

@@ -6,8 +6,9 @@ namespace MoqLite.Model;
 
 /// <summary>
 /// A group: an ordered list of frames written once and read by any number of <see cref="GroupReader"/>s,
-/// each at its own pace. Frames are copied into pooled chunks that return to the pool when the track's
-/// cache and every reader have let go, so relaying a frame allocates nothing.
+/// each at its own pace. Frames are copied into pooled chunks that return to the pool once the producer has
+/// finished the group, the track's cache has dropped it and every reader has let go, so relaying a frame allocates
+/// nothing.
 /// </summary>
 public sealed class MoqGroup
 {
@@ -24,7 +25,7 @@ public sealed class MoqGroup
     private int _chunkUsed;
     private FrameRef[] _frames = [];
     private int _frameCount;
-    private int _references = 1;
+    private int _references;
     private long _bytes;
     private TaskCompletionSource? _unread;
     private long _updatedTimestamp;
@@ -33,6 +34,9 @@ public sealed class MoqGroup
     {
         Sequence = sequence;
         Track = track;
+        // The producer's reference until it finishes the group, and the track cache's until it evicts it: a group
+        // evicted while still arriving (an old one, out of order) keeps its storage for its producer and readers.
+        _references = track is null ? 1 : 2;
         CreatedTimestamp = track?.NowMilliseconds() ?? Environment.TickCount64;
         _updatedTimestamp = CreatedTimestamp;
     }
@@ -204,7 +208,7 @@ public sealed class MoqGroup
         Release();
     }
 
-    /// <summary>Drops the creator's (the track cache's) reference.</summary>
+    /// <summary>Drops a reference: the producer's when it finishes, the cache's on eviction, a reader's on close.</summary>
     internal void Release()
     {
         byte[][] chunks;
@@ -292,6 +296,7 @@ public sealed class MoqGroup
             Touch();
         }
         Wake();
+        Release();
     }
 
     private void Wake()

@@ -1,4 +1,5 @@
 using MoqLite.Model;
+using MoqLite.Protocol.Tests.Sessions;
 
 namespace MoqLite.Protocol.Tests.Model;
 
@@ -47,6 +48,28 @@ public class GroupTests
         Assert.False(drained.IsCompleted);
         open[0].Dispose();
         await drained.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task An_older_group_arriving_late_is_delivered_even_when_the_cache_keeps_only_the_newest()
+    {
+        var track = new MoqTrack("t", TrackInfo.Default, maxCachedGroups: 1);
+        using var subscription = track.Subscribe();
+        var newer = track.CreateGroup(5);
+        newer.WriteStrings("new");
+        newer.Complete();
+
+        // Evicted from the cache as it is created, yet still being written and read.
+        var older = track.CreateGroup(3);
+        older.WriteStrings("late", "frames");
+        older.Complete();
+
+        using var first = await subscription.NextGroupAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        using var second = await subscription.NextGroupAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(["new"], await first!.ReadStringsAsync());
+        Assert.Equal(3UL, second!.Sequence);
+        Assert.Equal(["late", "frames"], await second.ReadStringsAsync());
+        Assert.Null(track.TryOpenGroup(3));
     }
 
     [Fact]
