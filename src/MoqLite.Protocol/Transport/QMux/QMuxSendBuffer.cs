@@ -13,7 +13,7 @@ namespace MoqLite.Transport.QMux;
 internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
 {
     private const int BlockSize = 512;
-    private const int InlineSize = 128;
+    private const int InlineSize = 64;
     private readonly QMuxStream _stream;
     private readonly object _gate;
     private readonly long _pauseThreshold;
@@ -23,13 +23,14 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
     private int _blockStart;
     private int _blockEnd;
 
-    // A group stream's headers fit here; the pool is only for more, because a relay has too many streams in flight
-    // for the shared pool's per-core caches and every miss would allocate anyway.
+    // A group stream's headers fit here (type, group header and a few frame headers, about 15 bytes for one frame);
+    // the pool is only for more, because a relay has too many streams in flight for the shared pool's per-core caches
+    // and every miss would allocate anyway.
     private readonly byte[] _inline = new byte[InlineSize];
     private int _inlineUsed;
 
-    // The queue, oldest first from _head; guarded by _gate.
-    private Piece[] _pieces = new Piece[4];
+    // The queue, oldest first from _head; guarded by _gate. A one-frame group is two pieces: headers, payload.
+    private Piece[] _pieces = new Piece[2];
     private int _head;
     private int _count;
     private int _headOffset;
