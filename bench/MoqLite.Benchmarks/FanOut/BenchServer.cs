@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
@@ -83,8 +84,8 @@ internal static class BenchServer
             "signalr" => PublishSignalRAsync(app.Services.GetRequiredService<IHubContext<BenchHub>>(), rateHz, frameSize, stop.Token),
             _ => PublishRawAsync(sockets, rateHz, frameSize, stop.Token),
         };
-        // The orchestrator ends the run by closing our standard input.
-        await Task.WhenAny(Task.Run(() => Console.In.ReadToEnd()), publisher);
+        // The orchestrator asks for our allocation figures with a line, and ends the run by closing our standard input.
+        await Task.WhenAny(Task.Run(AnswerStatsUntilClosed), publisher);
         await stop.CancelAsync();
         if (quic is not null && Transport.Quic.QuicTransport.IsSupported)
         {
@@ -92,6 +93,15 @@ internal static class BenchServer
         }
         await app.StopAsync();
         return 0;
+    }
+
+    /// <summary>Prints "STATS allocatedBytes gen0 gen1 gen2" for each line read, until standard input closes.</summary>
+    private static void AnswerStatsUntilClosed()
+    {
+        while (Console.In.ReadLine() is not null)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"STATS {GC.GetTotalAllocatedBytes()} {GC.CollectionCount(0)} {GC.CollectionCount(1)} {GC.CollectionCount(2)}"));
+        }
     }
 
     private static async Task PublishMoqAsync(MoqOrigin origin, int rateHz, int frameSize, CancellationToken stop)

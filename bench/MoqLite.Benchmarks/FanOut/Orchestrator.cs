@@ -9,7 +9,7 @@ namespace MoqLite.Benchmarks.FanOut;
 
 /// <summary>One measured fan-out run.</summary>
 internal sealed record RunResult(RunConfig Config, double FramesPerSecond, double MegabytesPerSecond, double P50Ms, double P99Ms, double MaxMs,
-    double ServerCpuSeconds, double ServerMicrosPerFrame, double ServerPeakMegabytes);
+    double ServerCpuSeconds, double ServerMicrosPerFrame, double ServerPeakMegabytes, double ServerBytesPerFrame, int ServerGen0, int ServerGen2);
 
 /// <summary>
 /// Runs the fan-out matrix with the server and the subscribers in separate processes, as users deploy them, and
@@ -42,7 +42,7 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             if (result is not null)
             {
                 _results.Add(result);
-                Console.WriteLine($"{config.Label,-42} {result.FramesPerSecond,10:N0} frames/s {result.MegabytesPerSecond,8:N1} MB/s  p50 {result.P50Ms,7:N2} ms  p99 {result.P99Ms,7:N2} ms  max {result.MaxMs,8:N2} ms  server {result.ServerMicrosPerFrame,6:N2} us/frame  peak {result.ServerPeakMegabytes,6:N0} MB");
+                Console.WriteLine($"{config.Label,-42} {result.FramesPerSecond,10:N0} frames/s {result.MegabytesPerSecond,8:N1} MB/s  p50 {result.P50Ms,7:N2} ms  p99 {result.P99Ms,7:N2} ms  max {result.MaxMs,8:N2} ms  server {result.ServerMicrosPerFrame,6:N2} us/frame {result.ServerBytesPerFrame,6:N0} B/frame  peak {result.ServerPeakMegabytes,6:N0} MB");
             }
         }
         var scale = await MeasureIdleSessionsAsync(quick ? 1000 : 5000).ConfigureAwait(false);
@@ -137,16 +137,19 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             using var subscribers = StartSelf("subscribers", config.Mode, url, config.Subscribers.ToString(CultureInfo.InvariantCulture),
                 config.RateHz.ToString(CultureInfo.InvariantCulture), _window.ToString(CultureInfo.InvariantCulture), config.SlowConsumer ? "0" : "-1", pin);
             double cpuStart = 0, cpuEnd = 0;
+            ServerStats statsStart = default, statsEnd = default;
             JsonElement? result = null;
             while (await ReadLineAsync(subscribers).ConfigureAwait(false) is { } line)
             {
                 if (line == "WINDOW-START")
                 {
                     cpuStart = CpuSeconds(server.Id);
+                    statsStart = await ServerStats.ReadAsync(server).ConfigureAwait(false);
                 }
                 else if (line == "WINDOW-END")
                 {
                     cpuEnd = CpuSeconds(server.Id);
+                    statsEnd = await ServerStats.ReadAsync(server).ConfigureAwait(false);
                 }
                 else if (line.StartsWith("RESULT ", StringComparison.Ordinal))
                 {
@@ -166,7 +169,8 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             var cpu = cpuEnd - cpuStart;
             return new RunResult(config, frames / seconds, r.GetProperty("bytes").GetInt64() / seconds / 1e6,
                 r.GetProperty("p50").GetDouble(), r.GetProperty("p99").GetDouble(), r.GetProperty("max").GetDouble(),
-                cpu, frames == 0 ? double.NaN : cpu * 1e6 / frames, PeakMegabytes(server.Id));
+                cpu, frames == 0 ? double.NaN : cpu * 1e6 / frames, PeakMegabytes(server.Id),
+                frames == 0 ? double.NaN : (double)(statsEnd.Allocated - statsStart.Allocated) / frames, statsEnd.Gen0 - statsStart.Gen0, statsEnd.Gen2 - statsStart.Gen2);
         }
         finally
         {
@@ -207,15 +211,15 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
     {
         Directory.CreateDirectory(resultsDirectory);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-        var csv = new StringBuilder("mode,subscribers,frame_bytes,rate_hz,slow_consumer,frames_per_s,mb_per_s,p50_ms,p99_ms,max_ms,server_cpu_s,server_us_per_frame,server_peak_mb\n");
+        var csv = new StringBuilder("mode,subscribers,frame_bytes,rate_hz,slow_consumer,frames_per_s,mb_per_s,p50_ms,p99_ms,max_ms,server_cpu_s,server_us_per_frame,server_peak_mb,server_bytes_per_frame,server_gen0,server_gen2\n");
         var md = new StringBuilder($"# Fan-out results {stamp} ({(quick ? "quick" : "full")} mode, {Environment.ProcessorCount} cores)\n\n");
-        md.AppendLine("| run | frames/s | MB/s | p50 ms | p99 ms | max ms | server CPU s | server µs/frame | server peak MB |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| run | frames/s | MB/s | p50 ms | p99 ms | max ms | server CPU s | server µs/frame | server peak MB | server B/frame | server GCs (gen0/gen2) |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in _results)
         {
             var c = r.Config;
-            csv.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{c.Mode},{c.Subscribers},{c.FrameSize},{c.RateHz},{c.SlowConsumer},{r.FramesPerSecond:F0},{r.MegabytesPerSecond:F2},{r.P50Ms:F3},{r.P99Ms:F3},{r.MaxMs:F3},{r.ServerCpuSeconds:F3},{r.ServerMicrosPerFrame:F3},{r.ServerPeakMegabytes:F0}"));
-            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {c.Label} | {r.FramesPerSecond:N0} | {r.MegabytesPerSecond:N1} | {r.P50Ms:N2} | {r.P99Ms:N2} | {r.MaxMs:N2} | {r.ServerCpuSeconds:N2} | {r.ServerMicrosPerFrame:N2} | {r.ServerPeakMegabytes:N0} |"));
+            csv.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{c.Mode},{c.Subscribers},{c.FrameSize},{c.RateHz},{c.SlowConsumer},{r.FramesPerSecond:F0},{r.MegabytesPerSecond:F2},{r.P50Ms:F3},{r.P99Ms:F3},{r.MaxMs:F3},{r.ServerCpuSeconds:F3},{r.ServerMicrosPerFrame:F3},{r.ServerPeakMegabytes:F0},{r.ServerBytesPerFrame:F0},{r.ServerGen0},{r.ServerGen2}"));
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {c.Label} | {r.FramesPerSecond:N0} | {r.MegabytesPerSecond:N1} | {r.P50Ms:N2} | {r.P99Ms:N2} | {r.MaxMs:N2} | {r.ServerCpuSeconds:N2} | {r.ServerMicrosPerFrame:N2} | {r.ServerPeakMegabytes:N0} | {r.ServerBytesPerFrame:N0} | {r.ServerGen0}/{r.ServerGen2} |"));
         }
         md.AppendLine(CultureInfo.InvariantCulture, $"\nIdle MoqLite sessions held: {scale.Sessions}, server memory per session: {scale.BytesPerSession / 1024:N1} KiB\n");
         if (_notes.Length > 0)
@@ -279,6 +283,18 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             info.ArgumentList.Add(argument);
         }
         return Process.Start(info)!;
+    }
+
+    /// <summary>The server's own count of bytes allocated and collections, asked for at the window's edges.</summary>
+    private readonly record struct ServerStats(long Allocated, int Gen0, int Gen2)
+    {
+        public static async Task<ServerStats> ReadAsync(Process server)
+        {
+            await server.StandardInput.WriteLineAsync().ConfigureAwait(false);
+            await server.StandardInput.FlushAsync().ConfigureAwait(false);
+            var fields = (await WaitForLineAsync(server, "STATS ").ConfigureAwait(false)).Split(' ');
+            return new ServerStats(long.Parse(fields[1], CultureInfo.InvariantCulture), int.Parse(fields[2], CultureInfo.InvariantCulture), int.Parse(fields[4], CultureInfo.InvariantCulture));
+        }
     }
 
     private static async Task<string> WaitForLineAsync(Process process, string prefix)
