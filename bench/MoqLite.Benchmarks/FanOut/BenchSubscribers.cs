@@ -70,6 +70,7 @@ internal static class BenchSubscribers
             }
         }
         Console.WriteLine($"CONNECTED {connected}");
+        BenchServer.Settle();
         // Warm up first, the same for every mode: tiered JIT is still recompiling hot paths in the first seconds.
         await Task.Delay(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
         var start = Stopwatch.GetTimestamp();

@@ -141,7 +141,13 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             JsonElement? result = null;
             while (await ReadLineAsync(subscribers).ConfigureAwait(false) is { } line)
             {
-                if (line == "WINDOW-START")
+                if (line.StartsWith("CONNECTED", StringComparison.Ordinal))
+                {
+                    await server.StandardInput.WriteLineAsync("settle").ConfigureAwait(false);
+                    await server.StandardInput.FlushAsync().ConfigureAwait(false);
+                    await WaitForLineAsync(server, "SETTLED").ConfigureAwait(false);
+                }
+                else if (line == "WINDOW-START")
                 {
                     cpuStart = CpuSeconds(server.Id);
                     statsStart = await ServerStats.ReadAsync(server).ConfigureAwait(false);
