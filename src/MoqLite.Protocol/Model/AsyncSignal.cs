@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using MoqLite.Coding;
 
 namespace MoqLite.Model;
 
@@ -9,10 +10,8 @@ namespace MoqLite.Model;
 internal sealed class AsyncSignal : IValueTaskSource<bool>
 {
     private readonly object _gate = new();
-    private ManualResetValueTaskSourceCore<bool> _core;
+    private WaiterCore<bool> _core;
     private bool _pending;
-    private bool _waiting;
-    private CancellationTokenRegistration _registration;
 
     /// <param name="inline">
     /// Resume the waiter on the thread that calls <see cref="Set"/>, which must then hold no lock; by default the
@@ -23,6 +22,7 @@ internal sealed class AsyncSignal : IValueTaskSource<bool>
     /// <summary>Waits for the next <see cref="Set"/>; returns at once if one is pending.</summary>
     public ValueTask<bool> WaitAsync(CancellationToken cancellationToken)
     {
+        short version;
         lock (_gate)
         {
             if (_pending)
@@ -30,19 +30,15 @@ internal sealed class AsyncSignal : IValueTaskSource<bool>
                 _pending = false;
                 return new ValueTask<bool>(true);
             }
-            if (_waiting)
+            if (_core.IsWaiting)
             {
                 throw new InvalidOperationException("Only one waiter at a time.");
             }
             cancellationToken.ThrowIfCancellationRequested();
-            _core.Reset();
-            _waiting = true;
+            version = _core.BeginLocked();
         }
-        if (cancellationToken.CanBeCanceled)
-        {
-            _registration = cancellationToken.UnsafeRegister(static (state, token) => ((AsyncSignal)state!).Cancel(token), this);
-        }
-        return new ValueTask<bool>(this, _core.Version);
+        _core.Register(static (state, token) => ((AsyncSignal)state!).Cancel(token), this, cancellationToken);
+        return new ValueTask<bool>(this, version);
     }
 
     /// <summary>Wakes the waiter, or leaves a pending signal for the next wait.</summary>
@@ -50,35 +46,19 @@ internal sealed class AsyncSignal : IValueTaskSource<bool>
     {
         lock (_gate)
         {
-            if (!_waiting)
+            if (!_core.IsWaiting)
             {
                 _pending = true;
                 return;
             }
-            _waiting = false;
+            _core.IsWaiting = false;
         }
         _core.SetResult(true);
     }
 
-    private void Cancel(CancellationToken token)
-    {
-        lock (_gate)
-        {
-            if (!_waiting)
-            {
-                return;
-            }
-            _waiting = false;
-        }
-        _core.SetException(new OperationCanceledException(token));
-    }
+    private void Cancel(CancellationToken token) => _core.Cancel(_gate, token);
 
-    bool IValueTaskSource<bool>.GetResult(short token)
-    {
-        _registration.Dispose();
-        _registration = default;
-        return _core.GetResult(token);
-    }
+    bool IValueTaskSource<bool>.GetResult(short token) => _core.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _core.GetStatus(token);
 

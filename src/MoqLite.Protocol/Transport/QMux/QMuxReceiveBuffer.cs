@@ -19,8 +19,7 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
 
     private readonly object _gate = new();
     private readonly QMuxStream _stream;
-    private ManualResetValueTaskSourceCore<ReadResult> _core;
-    private CancellationTokenRegistration _registration;
+    private WaiterCore<ReadResult> _core;
     private byte[]? _buffer;
     private int _start;
     private int _end;
@@ -30,7 +29,6 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
     private bool _reading;
     private int _viewLength;
     private bool _examinedAll;
-    private bool _waiting;
     private bool _cancelRequested;
     private bool _writerDone;
     private Exception? _error;
@@ -46,6 +44,7 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
+        short version;
         lock (_gate)
         {
             ThrowIfReadingLocked();
@@ -54,14 +53,10 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
                 return new ValueTask<ReadResult>(result);
             }
             cancellationToken.ThrowIfCancellationRequested();
-            _core.Reset();
-            _waiting = true;
+            version = _core.BeginLocked();
         }
-        if (cancellationToken.CanBeCanceled)
-        {
-            _registration = cancellationToken.UnsafeRegister(static (state, token) => ((QMuxReceiveBuffer)state!).Cancel(token), this);
-        }
-        return new ValueTask<ReadResult>(this, _core.Version);
+        _core.Register(static (state, token) => ((QMuxReceiveBuffer)state!).Cancel(token), this, cancellationToken);
+        return new ValueTask<ReadResult>(this, version);
     }
 
     public override bool TryRead(out ReadResult result)
@@ -131,13 +126,13 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
         ReadResult result;
         lock (_gate)
         {
-            if (!_waiting)
+            if (!_core.IsWaiting)
             {
                 _cancelRequested = true;
                 return;
             }
             _cancelRequested = true;
-            _waiting = false;
+            _core.IsWaiting = false;
             TryTakeLocked(out result);
         }
         _core.SetResult(result);
@@ -185,8 +180,8 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
                 _examinedAll = false;
             }
             _writerDone = fin;
-            wake = _waiting && TryTakeLocked(out result);
-            _waiting &= !wake;
+            wake = _core.IsWaiting && TryTakeLocked(out result);
+            _core.IsWaiting &= !wake;
         }
         if (release is not null)
         {
@@ -218,8 +213,8 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
                 (_stale, _buffer) = (null, null);
                 _start = _end = 0;
             }
-            wake = _waiting;
-            _waiting = false;
+            wake = _core.IsWaiting;
+            _core.IsWaiting = false;
         }
         ReturnAll(stale, buffer);
         if (wake)
@@ -228,12 +223,7 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
         }
     }
 
-    ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
-    {
-        _registration.Dispose();
-        _registration = default;
-        return _core.GetResult(token);
-    }
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _core.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _core.GetStatus(token);
 
@@ -337,16 +327,5 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
         }
     }
 
-    private void Cancel(CancellationToken token)
-    {
-        lock (_gate)
-        {
-            if (!_waiting)
-            {
-                return;
-            }
-            _waiting = false;
-        }
-        _core.SetException(new OperationCanceledException(token));
-    }
+    private void Cancel(CancellationToken token) => _core.Cancel(_gate, token);
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Tasks.Sources;
+using MoqLite.Coding;
 
 namespace MoqLite.Transport.QMux;
 
@@ -37,9 +38,7 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
     private long _queued;
     private bool _completed;
     private Exception? _abandoned;
-    private bool _flushPending;
-    private CancellationTokenRegistration _flushCancellation;
-    private ManualResetValueTaskSourceCore<FlushResult> _flush = new() { RunContinuationsAsynchronously = true };
+    private WaiterCore<FlushResult> _flush = new() { RunContinuationsAsynchronously = true };
 
     public QMuxSendBuffer(QMuxStream stream, object gate, long pauseThreshold)
     {
@@ -98,39 +97,24 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
             if (_queued >= _pauseThreshold)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                _flush.Reset();
-                _flushPending = true;
-                pending = _flush.Version;
+                pending = _flush.BeginLocked();
                 // Registered under the lock, so the flush cannot complete (and be consumed) before it is recorded.
-                if (cancellationToken.CanBeCanceled)
-                {
-                    _flushCancellation = cancellationToken.UnsafeRegister(static (state, token) => ((QMuxSendBuffer)state!).CancelFlush(token), this);
-                }
+                _flush.Register(static (state, token) => ((QMuxSendBuffer)state!).CancelFlush(token), this, cancellationToken);
             }
         }
         _stream.Wake();
         return pending is { } version ? new ValueTask<FlushResult>(this, version) : new ValueTask<FlushResult>(default(FlushResult));
     }
 
-    private void CancelFlush(CancellationToken token)
-    {
-        lock (_gate)
-        {
-            if (_flushPending)
-            {
-                _flushPending = false;
-                _flush.SetException(new OperationCanceledException(token));
-            }
-        }
-    }
+    private void CancelFlush(CancellationToken token) => _flush.Cancel(_gate, token);
 
     public override void CancelPendingFlush()
     {
         lock (_gate)
         {
-            if (_flushPending)
+            if (_flush.IsWaiting)
             {
-                _flushPending = false;
+                _flush.IsWaiting = false;
                 _flush.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
             }
         }
@@ -185,9 +169,9 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
         {
             _head = 0;
         }
-        if (_flushPending && _queued <= _pauseThreshold / 2)
+        if (_flush.IsWaiting && _queued <= _pauseThreshold / 2)
         {
-            _flushPending = false;
+            _flush.IsWaiting = false;
             _flush.SetResult(default);
         }
     }
@@ -197,9 +181,9 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
     {
         _abandoned ??= reason;
         ReleaseLocked();
-        if (_flushPending)
+        if (_flush.IsWaiting)
         {
-            _flushPending = false;
+            _flush.IsWaiting = false;
             _flush.SetException(reason);
         }
     }
@@ -219,12 +203,7 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
         _queued = 0;
     }
 
-    FlushResult IValueTaskSource<FlushResult>.GetResult(short token)
-    {
-        _flushCancellation.Dispose();
-        _flushCancellation = default;
-        return _flush.GetResult(token);
-    }
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _flush.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _flush.GetStatus(token);
 
