@@ -22,10 +22,9 @@ public class QMuxReceiveTests
     public async Task Bytes_examined_but_not_consumed_wait_for_more_and_then_read_as_one_span()
     {
         await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
-        var input = (await AcceptAsync(link)).Input!;
+        var input = await OpenAsync(link);
 
-        var first = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var first = await ReadAsync(input);
         Assert.Equal("abc"u8.ToArray(), first.Buffer.ToArray());
         input.AdvanceTo(first.Buffer.Start, first.Buffer.End);
         var next = input.ReadAsync();
@@ -43,9 +42,8 @@ public class QMuxReceiveTests
     public async Task A_reads_view_stays_intact_while_more_bytes_than_the_buffer_holds_arrive()
     {
         await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
-        var input = (await AcceptAsync(link)).Input!;
-        var held = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var input = await OpenAsync(link);
+        var held = await ReadAsync(input);
 
         var large = new byte[12_000];
         Random.Shared.NextBytes(large);
@@ -56,7 +54,7 @@ public class QMuxReceiveTests
 
         Assert.Equal("abc"u8.ToArray(), held.Buffer.ToArray());
         input.AdvanceTo(held.Buffer.GetPosition(1));
-        var rest = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var rest = await ReadAsync(input);
         Assert.True(rest.Buffer.IsSingleSegment);
         Assert.Equal([.. "bc"u8.ToArray(), .. large], rest.Buffer.ToArray());
         input.AdvanceTo(rest.Buffer.End);
@@ -66,10 +64,8 @@ public class QMuxReceiveTests
     public async Task A_reset_fails_the_waiting_read_with_the_peers_code()
     {
         await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
-        var input = (await AcceptAsync(link)).Input!;
-        var result = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
-        input.AdvanceTo(result.Buffer.End);
+        var input = await OpenAsync(link);
+        await ConsumeAsync(input);
         var waiting = input.ReadAsync().AsTask();
 
         await RawQMuxPeer.SendFrameAsync(link.Peer, QMuxFrameType.ResetStream, PeerUni, 0x17, 3);
@@ -81,10 +77,8 @@ public class QMuxReceiveTests
     public async Task A_cancelled_read_ends_only_that_read()
     {
         await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
-        var input = (await AcceptAsync(link)).Input!;
-        var result = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
-        input.AdvanceTo(result.Buffer.End);
+        var input = await OpenAsync(link);
+        await ConsumeAsync(input);
 
         using var cancel = new CancellationTokenSource();
         var waiting = input.ReadAsync(cancel.Token).AsTask();
@@ -93,14 +87,30 @@ public class QMuxReceiveTests
 
         var pending = input.ReadAsync();
         input.CancelPendingRead();
-        Assert.True((await pending.AsTask().WaitAsync(SessionPair.Timeout)).IsCanceled);
-        input.AdvanceTo(result.Buffer.End);
+        var canceled = await pending.AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.True(canceled.IsCanceled);
+        input.AdvanceTo(canceled.Buffer.End);
 
         await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 3, "d"u8.ToArray(), fin: true);
-        var last = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var last = await ReadAsync(input);
         Assert.Equal("d"u8.ToArray(), last.Buffer.ToArray());
         Assert.True(last.IsCompleted);
     }
+
+    /// <summary>The peer opens its first stream with "abc"; the stream as accepted, to read.</summary>
+    private static async Task<PipeReader> OpenAsync(RawQMuxPeer.Link link)
+    {
+        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
+        return (await AcceptAsync(link)).Input!;
+    }
+
+    private static async Task ConsumeAsync(PipeReader input)
+    {
+        var result = await ReadAsync(input);
+        input.AdvanceTo(result.Buffer.End);
+    }
+
+    private static Task<ReadResult> ReadAsync(PipeReader input) => input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
 
     private static async Task<MoqTransportStream> AcceptAsync(RawQMuxPeer.Link link) =>
         await link.Connection.AcceptStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
