@@ -97,6 +97,59 @@ public class QMuxReceiveTests
         Assert.True(last.IsCompleted);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public async Task Bytes_arrive_whole_and_in_order_however_they_are_split_and_read(int seed)
+    {
+        var random = new Random(seed);
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        for (var stream = 0; stream < 8; stream++)
+        {
+            var id = PeerUni + 4L * stream;
+            var payload = new byte[random.Next(1, 40_000)];
+            random.NextBytes(payload);
+            var pieces = new List<(int Offset, int Length)>();
+            for (var offset = 0; offset < payload.Length;)
+            {
+                var length = Math.Min(random.Next(1, 6000), payload.Length - offset);
+                pieces.Add((offset, length));
+                offset += length;
+            }
+            await RawQMuxPeer.SendStreamAsync(link.Peer, id, 0, payload.AsMemory(0, pieces[0].Length), fin: pieces.Count == 1);
+            var input = (await AcceptAsync(link)).Input!;
+            var sending = Task.Run(async () =>
+            {
+                for (var i = 1; i < pieces.Count; i++)
+                {
+                    var (offset, length) = pieces[i];
+                    await RawQMuxPeer.SendStreamAsync(link.Peer, id, (ulong)offset, payload.AsMemory(offset, length), fin: i == pieces.Count - 1);
+                }
+            });
+
+            // The reader consumes all, a part, or nothing (having looked at everything), at random.
+            var received = new List<byte>();
+            var choices = new Random(seed * 100 + stream);
+            while (true)
+            {
+                var result = await ReadAsync(input);
+                var buffer = result.Buffer;
+                var choice = result.IsCompleted ? 0 : choices.Next(3);
+                var take = choice switch { 0 => buffer.Length, 1 => choices.NextInt64(0, buffer.Length + 1), _ => 0 };
+                received.AddRange(buffer.Slice(0, take).ToArray());
+                input.AdvanceTo(buffer.GetPosition(take), buffer.End);
+                if (result.IsCompleted && take == buffer.Length)
+                {
+                    break;
+                }
+            }
+            await sending.WaitAsync(SessionPair.Timeout);
+            Assert.Equal(payload, received);
+        }
+    }
+
     /// <summary>The peer opens its first stream with "abc"; the stream as accepted, to read.</summary>
     private static async Task<PipeReader> OpenAsync(RawQMuxPeer.Link link)
     {
