@@ -39,7 +39,7 @@ internal readonly struct SubscribeResponseParser(LiteVersion version, int maxSiz
     public bool TryParse(ref ReadOnlySequence<byte> buffer, out SubscribeResponse value) => SubscribeResponse.TryRead(ref buffer, version, maxSize, out value);
 }
 
-/// <summary>Reads and writes whole MOQ Lite messages on a stream's pipes.</summary>
+/// <summary>Reads and writes whole MOQ Lite messages on a stream's reader and writer.</summary>
 internal static class PipeMessages
 {
     /// <summary>

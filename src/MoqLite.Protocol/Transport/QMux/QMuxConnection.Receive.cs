@@ -3,7 +3,7 @@ using System.Net.WebSockets;
 
 namespace MoqLite.Transport.QMux;
 
-// The receive side: WebSocket messages → frames → per-stream pipes, with flow-control accounting.
+// The receive side: WebSocket messages → frames → per-stream receive buffers, with flow-control accounting.
 public sealed partial class QMuxConnection
 {
     private async Task ReceiveLoopAsync()

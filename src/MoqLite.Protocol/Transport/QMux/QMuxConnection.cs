@@ -9,9 +9,10 @@ namespace MoqLite.Transport.QMux;
 
 /// <summary>
 /// QUIC-style streams multiplexed over one WebSocket (draft-ietf-quic-qmux-00/01/02 as bound to WebSocket by
-/// moq-lite). The same class serves both ends. One receive loop demultiplexes frames into per-stream pipes and
-/// grants flow-control credit as the application consumes; one send loop packs control frames and stream data —
-/// highest <see cref="MoqTransportStream.SendPriority"/> first — into WebSocket messages within the peer's credit.
+/// moq-lite). The same class serves both ends. One receive loop demultiplexes frames into per-stream receive
+/// buffers and grants flow-control credit as the application consumes; whichever thread makes data ready while the
+/// socket is free packs control frames and stream data — highest <see cref="MoqTransportStream.SendPriority"/>
+/// first — into WebSocket messages within the peer's credit.
 /// </summary>
 public sealed partial class QMuxConnection : MoqTransportConnection
 {
@@ -268,7 +269,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
         return span[..n].ToArray();
     }
 
-    /// <summary>Queues a control frame for the send loop. Caller holds <see cref="_gate"/>.</summary>
+    /// <summary>Queues a control frame for the next message sent. Caller holds <see cref="_gate"/>.</summary>
     private void QueueControlLocked(byte[] frame) => _control.Enqueue(frame);
 
     /// <summary>Fails the connection for a peer error: CONNECTION_CLOSE with the violation code.</summary>
