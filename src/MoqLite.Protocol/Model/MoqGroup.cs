@@ -20,10 +20,14 @@ public sealed class MoqGroup
     private GroupReader? _firstReader;
     private GroupReader[] _moreReaders = [];
     private int _readerCount;
-    private byte[][] _chunks = [];
+    // Storage: the first chunk and the first frame's place are fields, since most groups on the wire (audio, a
+    // keyframe, a relay's single-frame groups) have one of each; more spill into pooled arrays.
+    private byte[]? _firstChunk;
+    private byte[][] _moreChunks = [];
     private int _chunkCount;
     private int _chunkUsed;
-    private FrameRef[] _frames = [];
+    private FrameRef _firstFrame;
+    private FrameRef[] _moreFrames = [];
     private int _frameCount;
     private int _references;
     private long _bytes;
@@ -130,8 +134,9 @@ public sealed class MoqGroup
             }
             if (index < _frameCount)
             {
-                var entry = _frames[index++];
-                frame = new MoqFrame(new ReadOnlyMemory<byte>(_chunks[entry.Chunk], entry.Offset, entry.Length), entry.Timestamp);
+                var entry = index == 0 ? _firstFrame : _moreFrames[index - 1];
+                index++;
+                frame = new MoqFrame(new ReadOnlyMemory<byte>(ChunkLocked(entry.Chunk), entry.Offset, entry.Length), entry.Timestamp);
                 ended = false;
                 return true;
             }
@@ -211,7 +216,8 @@ public sealed class MoqGroup
     /// <summary>Drops a reference: the producer's when it finishes, the cache's on eviction, a reader's on close.</summary>
     internal void Release()
     {
-        byte[][] chunks;
+        byte[]? first;
+        byte[][] more;
         FrameRef[] frames;
         int chunkCount;
         lock (_gate)
@@ -220,23 +226,26 @@ public sealed class MoqGroup
             {
                 return;
             }
-            (chunks, frames, chunkCount) = (_chunks, _frames, _chunkCount);
-            _chunks = [];
-            _frames = [];
+            (first, more, frames, chunkCount) = (_firstChunk, _moreChunks, _moreFrames, _chunkCount);
+            (_firstChunk, _moreChunks, _moreFrames) = (null, [], []);
             _chunkCount = 0;
             _frameCount = 0;
         }
-        for (var i = 0; i < chunkCount; i++)
+        if (first is not null)
         {
-            BufferPool.Shared.Return(chunks[i]);
+            BufferPool.Shared.Return(first);
+        }
+        for (var i = 0; i < chunkCount - 1; i++)
+        {
+            BufferPool.Shared.Return(more[i]);
         }
         if (frames.Length > 0)
         {
             ArrayPool<FrameRef>.Shared.Return(frames);
         }
-        if (chunks.Length > 0)
+        if (more.Length > 0)
         {
-            ArrayPool<byte[]>.Shared.Return(chunks, clearArray: true);
+            ArrayPool<byte[]>.Shared.Return(more, clearArray: true);
         }
     }
 
@@ -246,19 +255,35 @@ public sealed class MoqGroup
         {
             throw new InvalidOperationException($"Group {Sequence} is already finished.");
         }
-        if (_chunkCount == 0 || _chunkUsed + length > _chunks[_chunkCount - 1].Length)
+        if (_chunkCount == 0 || _chunkUsed + length > ChunkLocked(_chunkCount - 1).Length)
         {
-            Grow(ref _chunks, _chunkCount);
             // Start at the first frame's size and double: a one-frame group (audio, a keyframe) then holds one buffer
             // of about its size, while a long group still ends up with few large chunks.
-            var previous = _chunkCount == 0 ? 0 : _chunks[_chunkCount - 1].Length;
-            _chunks[_chunkCount++] = BufferPool.Shared.Rent(Math.Max(Math.Clamp(previous * 2, MinChunkSize, MaxChunkSize), length));
+            var previous = _chunkCount == 0 ? 0 : ChunkLocked(_chunkCount - 1).Length;
+            var chunk = BufferPool.Shared.Rent(Math.Max(Math.Clamp(previous * 2, MinChunkSize, MaxChunkSize), length));
+            if (_chunkCount == 0)
+            {
+                _firstChunk = chunk;
+            }
+            else
+            {
+                Grow(ref _moreChunks, _chunkCount - 1);
+                _moreChunks[_chunkCount - 1] = chunk;
+            }
+            _chunkCount++;
             _chunkUsed = 0;
         }
-        Grow(ref _frames, _frameCount);
-        var chunk = _chunkCount - 1;
-        _frames[_frameCount] = new FrameRef(chunk, _chunkUsed, length, timestamp);
-        var memory = new Memory<byte>(_chunks[chunk], _chunkUsed, length);
+        var entry = new FrameRef(_chunkCount - 1, _chunkUsed, length, timestamp);
+        if (_frameCount == 0)
+        {
+            _firstFrame = entry;
+        }
+        else
+        {
+            Grow(ref _moreFrames, _frameCount - 1);
+            _moreFrames[_frameCount - 1] = entry;
+        }
+        var memory = new Memory<byte>(ChunkLocked(entry.Chunk), _chunkUsed, length);
         _chunkUsed += length;
         Volatile.Write(ref _frameCount, _frameCount + 1);
         Interlocked.Add(ref _bytes, length);
@@ -267,6 +292,8 @@ public sealed class MoqGroup
     }
 
     private void Touch() => Volatile.Write(ref _updatedTimestamp, Track?.NowMilliseconds() ?? Environment.TickCount64);
+
+    private byte[] ChunkLocked(int index) => index == 0 ? _firstChunk! : _moreChunks[index - 1];
 
     private static void Grow<T>(ref T[] array, int used)
     {

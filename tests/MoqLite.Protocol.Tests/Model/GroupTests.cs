@@ -73,6 +73,33 @@ public class GroupTests
     }
 
     [Fact]
+    public async Task Frames_of_any_size_and_number_read_back_in_order_across_chunks()
+    {
+        var random = new Random(7);
+        var group = new MoqTrack("t", TrackInfo.Default).AppendGroup();
+        using var reader = group.OpenReader();
+        var written = new List<byte[]>();
+        foreach (var size in new[] { 10, 0, 3000, 70_000, 1, 65_536, 200, 150_000, 5 })
+        {
+            var payload = new byte[size];
+            random.NextBytes(payload);
+            group.WriteFrame(payload, written.Count * 10L);
+            written.Add(payload);
+        }
+        group.Complete();
+
+        var index = 0;
+        while (await reader.ReadFrameAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)) is { } frame)
+        {
+            Assert.Equal(written[index], frame.Payload.ToArray());
+            Assert.Equal(index * 10L, frame.Timestamp);
+            index++;
+        }
+        Assert.Equal(written.Count, index);
+        Assert.Equal(written.Sum(w => (long)w.Length), group.ByteCount);
+    }
+
+    [Fact]
     public async Task WaitForReadersAsync_is_done_at_once_for_a_group_nobody_reads()
     {
         var track = new MoqTrack("t", TrackInfo.Default);
