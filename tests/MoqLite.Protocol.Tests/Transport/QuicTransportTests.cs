@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -75,6 +76,62 @@ public class QuicTransportTests(ITestOutputHelper output)
         await using var server = await accept.WaitAsync(SessionPair.Timeout);
 
         await relay.WaitForBroadcastAsync("room1/alice");
+    }
+
+    [SkippableFact]
+    public async Task A_streams_bytes_arrive_whole_and_in_order_however_they_are_written_and_read()
+    {
+        SkipWithoutQuic();
+
+        using var certificate = SelfSignedCertificate();
+        await using var listener = await QuicTransport.ListenAsync(new IPEndPoint(IPAddress.Loopback, 0), certificate);
+        var accept = listener.AcceptAsync().AsTask();
+        await using var client = await QuicTransport.ConnectAsync(new Uri($"moqt://127.0.0.1:{listener.LocalEndPoint.Port}/"), LiteVersions.All,
+            (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString(), default);
+        await using var server = await accept.WaitAsync(SessionPair.Timeout);
+
+        var random = new Random(11);
+        for (var round = 0; round < 6; round++)
+        {
+            var payload = new byte[random.Next(1, 200_000)];
+            random.NextBytes(payload);
+            var sent = client.OpenUnidirectionalStreamAsync().AsTask();
+            var stream = await sent.WaitAsync(SessionPair.Timeout);
+            var output = stream.Output!;
+            var writing = Task.Run(async () =>
+            {
+                // Writes of any size, some flushed, the last bytes left for the completion to send with FIN.
+                for (var offset = 0; offset < payload.Length;)
+                {
+                    var length = Math.Min(random.Next(1, 30_000), payload.Length - offset);
+                    output.Write(payload.AsSpan(offset, length));
+                    offset += length;
+                    if (offset < payload.Length && random.Next(2) == 0)
+                    {
+                        await output.FlushAsync();
+                    }
+                }
+                await output.CompleteAsync();
+            });
+
+            var input = (await server.AcceptStreamAsync().AsTask().WaitAsync(SessionPair.Timeout)).Input!;
+            var received = new List<byte>();
+            var choices = new Random(round);
+            while (true)
+            {
+                var result = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+                var buffer = result.Buffer;
+                var take = result.IsCompleted ? buffer.Length : choices.Next(3) switch { 0 => buffer.Length, 1 => choices.NextInt64(0, buffer.Length + 1), _ => 0 };
+                received.AddRange(buffer.Slice(0, take).ToArray());
+                input.AdvanceTo(buffer.GetPosition(take), buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+            await writing.WaitAsync(SessionPair.Timeout);
+            Assert.Equal(payload, received);
+        }
     }
 
     private void SkipWithoutQuic()

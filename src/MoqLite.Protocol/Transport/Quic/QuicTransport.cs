@@ -177,11 +177,11 @@ internal sealed class QuicMoqStream : MoqTransportStream
         _stream = stream;
         if (stream.CanRead)
         {
-            Input = new AbortMappingReader(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)));
+            Input = new QuicReceiveReader(stream);
         }
         if (stream.CanWrite)
         {
-            Output = new FinWriter(stream, PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+            Output = new QuicSendWriter(stream);
         }
     }
 
@@ -224,86 +224,10 @@ internal sealed class QuicMoqStream : MoqTransportStream
     /// The transport-neutral form of a QUIC failure: a peer reset or STOP_SENDING becomes
     /// <see cref="MoqStreamAbortedException"/> with the peer's code, a lost connection an <see cref="IOException"/>.
     /// </summary>
-    private static Exception? Map(QuicException ex) => ex.QuicError switch
+    internal static Exception? Map(QuicException ex) => ex.QuicError switch
     {
         QuicError.StreamAborted => new MoqStreamAbortedException((ulong)(ex.ApplicationErrorCode ?? 0), "the peer aborted the stream: " + ex.Message),
         QuicError.ConnectionAborted or QuicError.ConnectionIdle or QuicError.ConnectionTimeout or QuicError.OperationAborted => new IOException(ex.Message, ex),
         _ => null,
     };
-
-    /// <summary>Reads the stream, reporting QUIC aborts as the transport abstraction's exceptions.</summary>
-    private sealed class AbortMappingReader(PipeReader inner) : PipeReader
-    {
-        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
-
-        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
-
-        public override void CancelPendingRead() => inner.CancelPendingRead();
-
-        public override void Complete(Exception? exception = null) => inner.Complete(exception);
-
-        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
-
-        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
-        {
-            try
-            {
-                return await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (QuicException ex) when (Map(ex) is { } mapped)
-            {
-                throw mapped;
-            }
-        }
-
-        public override bool TryRead(out ReadResult result) => inner.TryRead(out result);
-    }
-
-    /// <summary>Completing the writer sends FIN; completing it with an error resets the stream.</summary>
-    private sealed class FinWriter(QuicStream stream, PipeWriter inner) : PipeWriter
-    {
-        public override void Advance(int bytes) => inner.Advance(bytes);
-
-        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
-
-        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
-
-        public override void CancelPendingFlush() => inner.CancelPendingFlush();
-
-        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
-        {
-            try
-            {
-                return await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (QuicException ex) when (Map(ex) is { } mapped)
-            {
-                throw mapped;
-            }
-        }
-
-        public override void Complete(Exception? exception = null)
-        {
-            inner.Complete(exception);
-            EndWrites(exception);
-        }
-
-        public override async ValueTask CompleteAsync(Exception? exception = null)
-        {
-            await inner.CompleteAsync(exception).ConfigureAwait(false);
-            EndWrites(exception);
-        }
-
-        private void EndWrites(Exception? exception)
-        {
-            if (exception is null)
-            {
-                stream.CompleteWrites();
-            }
-            else
-            {
-                stream.Abort(QuicAbortDirection.Write, (long)MoqException.ResetCode(exception));
-            }
-        }
-    }
 }
