@@ -10,13 +10,14 @@ namespace MoqLite.Transport.Quic;
 /// Reads a QUIC stream into one pooled, contiguous buffer, read through the <see cref="PipeReader"/> API: a group
 /// stream then costs one rented array and its frames are single spans, where the generic stream reader cost a
 /// segment list, 4 KiB blocks and a cancellation source each. QUIC aborts surface as the transport abstraction's
-/// exceptions. <see cref="CancelPendingRead"/> takes effect when the read in progress next returns (data or the
+/// exceptions, and the stream hears when reading is over (the end read, a failure, or the reader completed).
+/// <see cref="CancelPendingRead"/> takes effect when the read in progress next returns (data or the
 /// end); nothing in the session cancels reads that way.
 /// </summary>
 [SupportedOSPlatform("linux")]
 [SupportedOSPlatform("windows")]
 [SupportedOSPlatform("osx")]
-internal sealed class QuicReceiveReader(QuicStream stream) : PipeReader
+internal sealed class QuicReceiveReader(QuicStream stream, Action readingDone) : PipeReader
 {
     private const int MinimumSize = 4096;
     private byte[]? _buffer;
@@ -43,9 +44,14 @@ internal sealed class QuicReceiveReader(QuicStream stream) : PipeReader
             }
             catch (QuicException ex) when (QuicMoqStream.Map(ex) is { } mapped)
             {
+                readingDone();
                 throw mapped;
             }
             _ended = read == 0;
+            if (_ended)
+            {
+                readingDone();
+            }
             _end += read;
             _examinedAll = false;
         }
@@ -101,6 +107,7 @@ internal sealed class QuicReceiveReader(QuicStream stream) : PipeReader
         _completed = true;
         _reading = false;
         Return();
+        readingDone();
     }
 
     /// <summary>A result when there is something new to see: unread bytes not yet examined, the end, or a cancel.</summary>

@@ -171,21 +171,25 @@ internal sealed class QuicMoqConnection : MoqTransportConnection
 internal sealed class QuicMoqStream : MoqTransportStream
 {
     private readonly QuicStream _stream;
+    private readonly TaskCompletionSource _readingDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public QuicMoqStream(QuicStream stream)
     {
         _stream = stream;
         if (stream.CanRead)
         {
-            Input = new QuicReceiveReader(stream);
+            Input = new QuicReceiveReader(stream, ReadingDone);
         }
         if (stream.CanWrite)
         {
             Output = new QuicSendWriter(stream);
         }
+        _ = DisposeWhenClosedAsync();
     }
 
     public override long Id => _stream.Id;
+
+    private void ReadingDone() => _readingDone.TrySetResult();
 
     public override bool IsUnidirectional => _stream.Type == QuicStreamType.Unidirectional;
 
@@ -197,7 +201,7 @@ internal sealed class QuicMoqStream : MoqTransportStream
 
     private bool IsServerInitiated => (_stream.Id & 1) == 1;
 
-    public override void Reset(ulong code) => _stream.Abort(QuicAbortDirection.Write, (long)code);
+    public override void Reset(ulong code) => Abort(QuicAbortDirection.Write, code);
 
     /// <inheritdoc/>
     /// <remarks>
@@ -218,7 +222,53 @@ internal sealed class QuicMoqStream : MoqTransportStream
         }
     }
 
-    public override void StopSending(ulong code) => _stream.Abort(QuicAbortDirection.Read, (long)code);
+    public override void StopSending(ulong code)
+    {
+        Abort(QuicAbortDirection.Read, code);
+        ReadingDone();
+    }
+
+    /// <summary>Aborts a direction; a stream already finished and released has nothing left to abort, as in QMux.</summary>
+    private void Abort(QuicAbortDirection direction, ulong code)
+    {
+        try
+        {
+            _stream.Abort(direction, (long)code);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Both directions were over and the stream released: nothing to abort.
+        }
+    }
+
+    /// <summary>
+    /// Releases the native stream once both directions are over: read to its end, failed or stopped (as our reader
+    /// reports it: QUIC's own ReadsClosed fires on the FIN while bytes may still be unread), and written and
+    /// acknowledged or reset. Left to its finalizer, every group stream held its native handle for a collection or more.
+    /// </summary>
+    private async Task DisposeWhenClosedAsync()
+    {
+        if (_stream.CanRead)
+        {
+            await _readingDone.Task.ConfigureAwait(false);
+        }
+        try
+        {
+            await _stream.WritesClosed.ConfigureAwait(false);
+        }
+        catch (QuicException)
+        {
+            // Reset or aborted: closed all the same.
+        }
+        try
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is QuicException or ObjectDisposedException)
+        {
+            // The connection went first and took the stream with it.
+        }
+    }
 
     /// <summary>
     /// The transport-neutral form of a QUIC failure: a peer reset or STOP_SENDING becomes
