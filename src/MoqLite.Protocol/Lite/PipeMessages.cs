@@ -43,22 +43,11 @@ internal readonly struct SubscribeResponseParser(LiteVersion version, int maxSiz
 internal static class PipeMessages
 {
     /// <summary>
-    /// Reads one value; null when the stream ended cleanly before it began. A value already buffered is returned
-    /// synchronously, without an async state machine: group streams usually arrive whole.
+    /// Reads one value; null when the stream ended cleanly before it began. A value already buffered completes
+    /// synchronously, and a wait uses a pooled state machine: group streams usually arrive whole.
     /// </summary>
-    public static ValueTask<T?> ReadAsync<T, TParser>(PipeReader input, TParser parser, CancellationToken cancellationToken)
-        where T : struct
-        where TParser : struct, IBufferParser<T>
-    {
-        if (input.TryRead(out var result) && TryTake(input, result, parser, out T? value))
-        {
-            return new ValueTask<T?>(value);
-        }
-        return ReadSlowAsync<T, TParser>(input, parser, cancellationToken);
-    }
-
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<T?> ReadSlowAsync<T, TParser>(PipeReader input, TParser parser, CancellationToken cancellationToken)
+    public static async ValueTask<T?> ReadAsync<T, TParser>(PipeReader input, TParser parser, CancellationToken cancellationToken)
         where T : struct
         where TParser : struct, IBufferParser<T>
     {
