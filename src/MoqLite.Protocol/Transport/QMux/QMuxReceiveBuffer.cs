@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
@@ -89,13 +88,7 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
             else
             {
                 // While a read is out, its bytes start at _start in the current array, or where they were in the stale one.
-                var view = new ReadOnlySequence<byte>(_stale ?? _buffer!, _stale is null ? _start : _staleStart, _viewLength);
-                used = (int)(view.GetOffset(consumed) - view.GetOffset(view.Start));
-                seen = (int)(view.GetOffset(examined) - view.GetOffset(view.Start));
-                if (used < 0 || used > seen || seen > _viewLength)
-                {
-                    throw new InvalidOperationException("AdvanceTo past the data read, or examined before consumed.");
-                }
+                (used, seen) = BufferView.Measure(_stale ?? _buffer!, _stale is null ? _start : _staleStart, _viewLength, consumed, examined);
             }
             // Examining everything means "wake me for more", unless more has arrived meanwhile.
             _examinedAll = seen == _viewLength && _end - _start == _viewLength;
@@ -259,7 +252,7 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
         _cancelRequested = false;
         _reading = true;
         _viewLength = unread;
-        var sequence = unread == 0 ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_buffer!, _start, unread);
+        var sequence = BufferView.Of(_buffer, _start, unread);
         result = new ReadResult(sequence, canceled, _writerDone && !canceled);
         return true;
     }

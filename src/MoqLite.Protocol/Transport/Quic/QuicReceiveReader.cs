@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Quic;
 using System.Runtime.Versioning;
@@ -77,13 +76,7 @@ internal sealed class QuicReceiveReader(QuicStream stream, Action readingDone) :
         {
             return;
         }
-        var view = new ReadOnlySequence<byte>(_buffer!, _start, _viewLength);
-        var used = (int)(view.GetOffset(consumed) - view.GetOffset(view.Start));
-        var seen = (int)(view.GetOffset(examined) - view.GetOffset(view.Start));
-        if (used < 0 || used > seen || seen > _viewLength)
-        {
-            throw new InvalidOperationException("AdvanceTo past the data read, or examined before consumed.");
-        }
+        var (used, seen) = BufferView.Measure(_buffer!, _start, _viewLength, consumed, examined);
         _examinedAll = seen == _viewLength;
         _start += used;
         if (_start == _end)
@@ -123,7 +116,7 @@ internal sealed class QuicReceiveReader(QuicStream stream, Action readingDone) :
         _cancelRequested = false;
         _reading = true;
         _viewLength = unread;
-        result = new ReadResult(unread == 0 ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_buffer!, _start, unread), canceled, _ended && !canceled);
+        result = new ReadResult(BufferView.Of(_buffer, _start, unread), canceled, _ended && !canceled);
         return true;
     }
 
