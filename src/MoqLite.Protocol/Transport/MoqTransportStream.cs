@@ -22,7 +22,10 @@ public abstract class MoqTransportStream
     /// <summary>What the peer sends; null on a unidirectional stream this side opened.</summary>
     public abstract PipeReader? Input { get; }
 
-    /// <summary>What this side sends; null on a unidirectional stream the peer opened.</summary>
+    /// <summary>
+    /// What this side sends; null on a unidirectional stream the peer opened. As with any <see cref="PipeWriter"/>, do
+    /// not use it once completed: a transport may reuse a completed writer for another stream after its bytes left.
+    /// </summary>
     public abstract PipeWriter? Output { get; }
 
     /// <summary>

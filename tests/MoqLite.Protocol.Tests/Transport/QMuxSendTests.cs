@@ -35,6 +35,36 @@ public class QMuxSendTests
     }
 
     [Fact]
+    public async Task A_finished_streams_writer_serves_the_next_stream_which_sends_only_its_own_bytes_and_ignores_a_late_reset_of_the_first()
+    {
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Plenty);
+        var first = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        var firstWriter = first.Output!;
+        var firstPayload = new byte[3000];
+        Random.Shared.NextBytes(firstPayload);
+        firstWriter.Write<byte>([0x00, 0x01, 0x02, 0x03]);
+        first.WriteRetained(firstPayload);
+        await firstWriter.CompleteAsync();
+        await first.SendCompleted.WaitAsync(SessionPair.Timeout);
+
+        var second = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Same(firstWriter, second.Output);
+        // A delivery dropped late resets a stream whose bytes already left: it must not reach the writer's new stream.
+        first.Reset((ulong)MoqErrorCode.Dropped);
+        var secondPayload = new byte[1000];
+        Random.Shared.NextBytes(secondPayload);
+        var secondWriter = second.Output!;
+        secondWriter.Write<byte>([0x00, 0x09]);
+        second.WriteRetained(secondPayload);
+        await secondWriter.CompleteAsync();
+
+        await second.SendCompleted.WaitAsync(SessionPair.Timeout);
+        var frames = await RawQMuxPeer.ReadStreamFramesAsync(link.Peer, seen => seen.Count(f => f.Fin) == 2).WaitAsync(SessionPair.Timeout);
+        Assert.Equal([0x00, 0x01, 0x02, 0x03, .. firstPayload], Assert.Single(frames, f => f.Id == first.Id).Data);
+        Assert.Equal([0x00, 0x09, .. secondPayload], Assert.Single(frames, f => f.Id == second.Id).Data);
+    }
+
+    [Fact]
     public async Task A_flush_waits_for_credit_and_a_stream_counts_as_sent_only_once_its_bytes_left()
     {
         var (link, stream) = await OpenWithoutCreditAsync();

@@ -10,6 +10,9 @@ namespace MoqLite.Transport.QMux;
 public sealed partial class QMuxConnection
 {
     private const int SendBufferSize = 64 * 1024;
+    // Enough for the groups one subscriber has in flight at once; beyond that a burst's buffers go to the GC.
+    private const int MaxSpareSendBuffers = 16;
+    private readonly Stack<QMuxSendBuffer> _spareSendBuffers = new();
     private readonly TaskCompletionSource _sendDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _sending;
     private bool _sendStopped;
@@ -246,7 +249,28 @@ public sealed partial class QMuxConnection
 
     internal object Gate => _gate;
 
-    internal long StreamSendBuffer => _options.StreamSendBuffer;
+    /// <summary>A send buffer for a new stream: a spare one whose stream finished, or a new one.</summary>
+    internal QMuxSendBuffer RentSendBuffer(QMuxStream stream)
+    {
+        lock (_gate)
+        {
+            if (_spareSendBuffers.TryPop(out var spare))
+            {
+                spare.Attach(stream);
+                return spare;
+            }
+        }
+        return new QMuxSendBuffer(stream, _gate, _options.StreamSendBuffer);
+    }
+
+    /// <summary>Keeps a buffer whose stream sent its FIN for the next stream, up to a few per connection.</summary>
+    internal void RecycleSendBufferLocked(QMuxSendBuffer buffer)
+    {
+        if (_spareSendBuffers.Count < MaxSpareSendBuffers)
+        {
+            _spareSendBuffers.Push(buffer);
+        }
+    }
 
     internal void RemoveReadyLocked(QMuxStream stream)
     {

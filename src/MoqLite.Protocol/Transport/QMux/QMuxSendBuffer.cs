@@ -9,13 +9,15 @@ namespace MoqLite.Transport.QMux;
 /// The send half of a QMux stream: bytes the application wrote, queued until the connection's sender copies them
 /// into a WebSocket message. Written bytes go into small pooled blocks; <see cref="WriteRetained"/> queues a
 /// reference instead of a copy, so a relayed frame is copied once, straight from the group into the message.
-/// Everything but the writer's current block is guarded by the connection's lock.
+/// Everything but the writer's current block is guarded by the connection's lock. Once the application completed it
+/// and its bytes and FIN have left, the connection reuses it for another stream (see <see cref="Attach"/>), as
+/// Kestrel reuses a request's pipes: a relay opens a stream per group per subscriber.
 /// </summary>
 internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
 {
     private const int BlockSize = 512;
     private const int InlineSize = 64;
-    private readonly QMuxStream _stream;
+    private QMuxStream _stream;
     private readonly object _gate;
     private readonly long _pauseThreshold;
 
@@ -45,6 +47,15 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
         _stream = stream;
         _gate = gate;
         _pauseThreshold = pauseThreshold;
+    }
+
+    /// <summary>Gives a buffer whose last stream sent everything, FIN included, to a new stream (under the connection's lock).</summary>
+    public void Attach(QMuxStream stream)
+    {
+        _stream = stream;
+        _completed = false;
+        _abandoned = null;
+        _inlineUsed = 0;
     }
 
     /// <summary>Queued bytes not yet sent.</summary>
@@ -128,17 +139,20 @@ internal sealed class QMuxSendBuffer : PipeWriter, IValueTaskSource<FlushResult>
             _stream.Reset(MoqException.ResetCode(exception));
             return;
         }
+        QMuxStream stream;
         lock (_gate)
         {
             QueueBlockLocked();
+            ReturnBlock();
             if (_abandoned is not null || _completed)
             {
                 return;
             }
             _completed = true;
+            // From here the sender may send FIN and hand this buffer to another stream: touch only locals.
+            stream = _stream;
         }
-        ReturnBlock();
-        _stream.Wake();
+        stream.Wake();
     }
 
     /// <summary>Copies the oldest <paramref name="destination"/>.Length queued bytes out and lets go of what was sent.</summary>

@@ -14,7 +14,7 @@ internal sealed class QMuxStream : MoqTransportStream
 {
     private readonly QMuxConnection _connection;
     private readonly QMuxReceiveBuffer? _receive;
-    private readonly QMuxSendBuffer? _output;
+    private QMuxSendBuffer? _output;
     private long _priority;
     private bool _finReceived;
     private TaskCompletionSource? _sendCompleted;
@@ -38,8 +38,7 @@ internal sealed class QMuxStream : MoqTransportStream
         }
         if (!(unidirectional && !isLocal))
         {
-            var buffered = connection.StreamSendBuffer;
-            _output = new QMuxSendBuffer(this, connection.Gate, buffered);
+            _output = connection.RentSendBuffer(this);
             SendMax = connection.InitialSendWindow(this);
         }
         else
@@ -239,6 +238,9 @@ internal sealed class QMuxStream : MoqTransportStream
         if (fin)
         {
             output.ReleaseLocked();
+            // The application completed the writer, so it no longer uses it: another stream may.
+            _output = null;
+            _connection.RecycleSendBufferLocked(output);
             SendDone = true;
             _connection.FinishedLocked(TakeSendCompletedLocked());
             InReady = false;
@@ -262,7 +264,7 @@ internal sealed class QMuxStream : MoqTransportStream
     {
         if (_output is null)
         {
-            throw new InvalidOperationException($"Stream {Id} has no send direction.");
+            throw new InvalidOperationException($"Stream {Id} has no send direction, or its output was completed.");
         }
         _output.WriteRetained(data);
     }
