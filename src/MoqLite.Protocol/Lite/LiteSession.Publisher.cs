@@ -389,8 +389,22 @@ public sealed partial class LiteSession
                 lock (_gate)
                 {
                     stream = entry.Stream;
+                    entry.Resetting += stream is null ? 0 : 1;
                 }
-                stream?.Reset((ulong)MoqErrorCode.Dropped);
+                if (stream is null)
+                {
+                    continue;
+                }
+                stream.Reset((ulong)MoqErrorCode.Dropped);
+                bool release;
+                lock (_gate)
+                {
+                    release = --entry.Resetting == 0 && entry.Finished;
+                }
+                if (release)
+                {
+                    stream.Release();
+                }
             }
         }
 
@@ -451,19 +465,32 @@ public sealed partial class LiteSession
                     stream?.Reset((ulong)MoqErrorCode.Cancel);
                 }
                 entry.Reader.Dispose();
+                bool release;
                 lock (_gate)
                 {
                     _inFlight.Remove(entry);
+                    entry.Finished = true;
+                    release = entry.Resetting == 0;
+                }
+                if (release)
+                {
+                    stream?.Release();
                 }
             }
         }
 
-        /// <summary>One group on its way; <see cref="Dropped"/> and <see cref="Stream"/> are guarded by the delivery's lock.</summary>
+        /// <summary>One group on its way; all but <see cref="Reader"/> and <see cref="Task"/> are guarded by the delivery's lock.</summary>
         private sealed class InFlight(GroupReader reader)
         {
             public GroupReader Reader { get; } = reader;
 
             public bool Dropped { get; set; }
+
+            // The stream is released to the transport for reuse only once its delivery finished and no drop is
+            // still resetting it: a late reset must not reach the stream's next use.
+            public bool Finished { get; set; }
+
+            public int Resetting { get; set; }
 
             public MoqTransportStream? Stream { get; set; }
 

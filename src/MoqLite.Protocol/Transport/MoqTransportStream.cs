@@ -49,6 +49,14 @@ public abstract class MoqTransportStream
     /// </summary>
     public virtual void WriteRetained(ReadOnlyMemory<byte> data) => Output!.Write(data.Span);
 
+    /// <summary>
+    /// The session is done with this stream and will not touch it again: a transport may reuse the object for a later
+    /// stream once both directions are over. A relay opens a stream per group per subscriber, so this is its hot path.
+    /// </summary>
+    internal virtual void Release()
+    {
+    }
+
     /// <summary>Abandons the send direction with RESET_STREAM(<paramref name="code"/>).</summary>
     public abstract void Reset(ulong code);
 

@@ -65,6 +65,37 @@ public class QMuxSendTests
     }
 
     [Fact]
+    public async Task A_stream_is_reused_only_once_its_bytes_left_and_the_session_released_it()
+    {
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Plenty);
+        var first = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        await first.Output!.WriteAsync(new byte[] { 1, 1 });
+        first.Release();
+        var second = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.NotSame(first, second);
+
+        await first.Output.CompleteAsync();
+        await first.SendCompleted.WaitAsync(SessionPair.Timeout);
+        var firstId = first.Id;
+        var third = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+        Assert.Same(first, third);
+        Assert.NotEqual(firstId, third.Id);
+        Assert.False(third.SendCompleted.IsCompleted, "a reused stream starts with its send side open");
+
+        var thirdWriter = third.Output!;
+        thirdWriter.Write<byte>([3, 3, 3]);
+        await thirdWriter.CompleteAsync();
+        var secondWriter = second.Output!;
+        secondWriter.Write<byte>([2]);
+        await secondWriter.CompleteAsync();
+        var frames = await RawQMuxPeer.ReadStreamFramesAsync(link.Peer, seen => seen.Count(f => f.Fin) == 3).WaitAsync(SessionPair.Timeout);
+        byte[] Sent(long id) => [.. frames.Where(f => f.Id == id).SelectMany(f => f.Data)];
+        Assert.Equal([1, 1], Sent(firstId));
+        Assert.Equal([2], Sent(second.Id));
+        Assert.Equal([3, 3, 3], Sent(third.Id));
+    }
+
+    [Fact]
     public async Task A_flush_waits_for_credit_and_a_stream_counts_as_sent_only_once_its_bytes_left()
     {
         var (link, stream) = await OpenWithoutCreditAsync();

@@ -429,8 +429,16 @@ public sealed partial class QMuxConnection
     {
         lock (_gate)
         {
-            if (!_streams.Remove(stream.Id) || stream.IsLocal)
+            if (!_streams.Remove(stream.Id))
             {
+                return;
+            }
+            if (stream.IsLocal)
+            {
+                if (stream.RetireLocked())
+                {
+                    RecycleStreamLocked(stream);
+                }
                 return;
             }
             ref var retired = ref stream.IsUnidirectional ? ref _retiredUni : ref _retiredBidi;

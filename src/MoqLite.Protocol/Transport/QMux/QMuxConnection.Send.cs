@@ -10,9 +10,10 @@ namespace MoqLite.Transport.QMux;
 public sealed partial class QMuxConnection
 {
     private const int SendBufferSize = 64 * 1024;
-    // Enough for the groups one subscriber has in flight at once; beyond that a burst's buffers go to the GC.
-    private const int MaxSpareSendBuffers = 16;
+    // Spare streams and send buffers kept per connection: enough for the groups one subscriber has in flight at once.
+    private const int MaxSpares = 16;
     private readonly Stack<QMuxSendBuffer> _spareSendBuffers = new();
+    private readonly Stack<QMuxStream> _spareStreams = new();
     private readonly TaskCompletionSource _sendDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _sending;
     private bool _sendStopped;
@@ -263,10 +264,19 @@ public sealed partial class QMuxConnection
         return new QMuxSendBuffer(stream, _gate, _options.StreamSendBuffer);
     }
 
+    /// <summary>Keeps a local unidirectional stream that is over and released for the next one, up to a few per connection.</summary>
+    internal void RecycleStreamLocked(QMuxStream stream)
+    {
+        if (stream.IsUnidirectional && _spareStreams.Count < MaxSpares && !_closing)
+        {
+            _spareStreams.Push(stream);
+        }
+    }
+
     /// <summary>Keeps a buffer whose stream sent its FIN for the next stream, up to a few per connection.</summary>
     internal void RecycleSendBufferLocked(QMuxSendBuffer buffer)
     {
-        if (_spareSendBuffers.Count < MaxSpareSendBuffers)
+        if (_spareSendBuffers.Count < MaxSpares)
         {
             _spareSendBuffers.Push(buffer);
         }

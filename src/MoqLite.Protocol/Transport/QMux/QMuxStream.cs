@@ -22,7 +22,7 @@ internal sealed class QMuxStream : MoqTransportStream
     public QMuxStream(QMuxConnection connection, long id, bool unidirectional, bool isLocal)
     {
         _connection = connection;
-        Id = id;
+        _id = id;
         IsUnidirectional = unidirectional;
         IsLocal = isLocal;
         if (!(unidirectional && isLocal))
@@ -47,7 +47,47 @@ internal sealed class QMuxStream : MoqTransportStream
         }
     }
 
-    public override long Id { get; }
+    private long _id;
+
+    // A local unidirectional stream (a relay's group delivery) is reused once the session released it and both
+    // directions are over; these two say which of the two has happened. Guarded by the connection's lock.
+    private bool _released;
+    private bool _retired;
+
+    public override long Id => _id;
+
+    /// <summary>Reuses a retired and released local unidirectional stream as stream <paramref name="id"/> (under the connection's lock).</summary>
+    public void ReopenLocked(long id)
+    {
+        _id = id;
+        _priority = 0;
+        _sendCompleted = null;
+        _released = _retired = false;
+        InReady = false;
+        SendOffset = 0;
+        SendDone = false;
+        SendMax = _connection.InitialSendWindow(this);
+        _output = _connection.RentSendBuffer(this);
+    }
+
+    /// <summary>The connection forgot this stream (under its lock); true if the session released it too, so it can be reused.</summary>
+    public bool RetireLocked()
+    {
+        _retired = true;
+        return _released;
+    }
+
+    internal override void Release()
+    {
+        lock (_connection.Gate)
+        {
+            _released = true;
+            if (_retired)
+            {
+                _connection.RecycleStreamLocked(this);
+            }
+        }
+    }
 
     public override bool IsUnidirectional { get; }
 
