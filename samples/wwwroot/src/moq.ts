@@ -62,12 +62,15 @@ export async function readTextGroups(
 	}
 }
 
-/** Publishes `name` under `path` and returns its track producer. */
-export function publishTrack(conn: Connection, path: string, names: string[], latencyMs = 5000): Map<string, Moq.Track.Producer> {
+/**
+ * Publishes a broadcast at `path` with one track per key of `latencies` and returns their producers. Each track's
+ * value is its latency window in milliseconds: how long its publisher keeps a finished group for late subscribers.
+ */
+export function publishTracks(conn: Connection, path: string, latencies: Record<string, number>): Map<string, Moq.Track.Producer> {
 	const broadcast = new Moq.Broadcast.Producer();
 	const tracks = new Map<string, Moq.Track.Producer>();
-	for (const name of names) {
-		tracks.set(name, broadcast.createTrack(name, { timescale: Moq.Time.Timescale(1000), priority: 1, latencyMax: latencyMs }));
+	for (const [name, latencyMax] of Object.entries(latencies)) {
+		tracks.set(name, broadcast.createTrack(name, { timescale: Moq.Time.Timescale(1000), priority: 1, latencyMax }));
 	}
 	conn.raw.publish(Moq.Path.from(path), broadcast);
 	return tracks;

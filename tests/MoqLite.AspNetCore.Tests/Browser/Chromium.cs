@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Playwright;
 
 namespace MoqLite.AspNetCore.Tests.Browser;
@@ -9,6 +10,7 @@ internal sealed class Chromium : IAsyncDisposable
 
     private readonly IPlaywright _playwright;
     private readonly IBrowser _browser;
+    private readonly ConcurrentDictionary<IPage, ConcurrentQueue<string>> _console = new();
 
     private Chromium(IPlaywright playwright, IBrowser browser)
     {
@@ -48,9 +50,15 @@ internal sealed class Chromium : IAsyncDisposable
     {
         var context = await _browser.NewContextAsync(new BrowserNewContextOptions { Permissions = ["camera", "microphone"] });
         var page = await context.NewPageAsync();
+        var console = _console.GetOrAdd(page, _ => new ConcurrentQueue<string>());
+        page.Console += (_, message) => console.Enqueue($"{message.Type}: {message.Text}");
+        page.PageError += (_, error) => console.Enqueue("uncaught: " + error);
         await page.GotoAsync(url.ToString());
         return page;
     }
+
+    /// <summary>What <paramref name="page"/> logged to its console and threw uncaught, for a failing test to show.</summary>
+    public string ConsoleOf(IPage page) => _console.TryGetValue(page, out var lines) ? string.Join('\n', lines) : "";
 
     public async ValueTask DisposeAsync()
     {

@@ -43,6 +43,8 @@ internal sealed class SampleProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            // MoqLite's debug events (streams failed or refused, sessions ended) go with a failing test's output.
+            Environment = { ["Logging__LogLevel__MoqLite"] = "Debug" },
         };
         foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "WebApp.dll"), "--urls", origin.ToString().TrimEnd('/'), "--contentRoot", Repository.Path("samples/WebApp") })
         {

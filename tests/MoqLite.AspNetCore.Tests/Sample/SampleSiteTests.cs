@@ -65,10 +65,12 @@ public class SampleSiteTests(ITestOutputHelper output)
         await using var sample = await SampleProcess.StartAsync();
         await using var chromium = await Chromium.LaunchAsync();
         var camera = await chromium.NewPageAsync(sample.Page($"camera.html?transport={transport}&name=cam1"));
-        await camera.WaitForFunctionAsync("() => Number(document.getElementById('sent').textContent) > 0", null, new() { Timeout = Wait });
+        // The viewer arrives about three seconds in (90 frames at the fake camera's 30/s), past the media's 2 s latency
+        // window: the catalog, written once at the start, must still be there for it.
+        await ExplainTimeoutAsync(() => camera.WaitForFunctionAsync("() => Number(document.getElementById('sent').textContent) >= 90", null, new() { Timeout = Wait }), sample, chromium, camera);
 
         var watch = await chromium.NewPageAsync(sample.Page($"watch.html?transport={transport}&watch=cam1"));
-        await watch.WaitForFunctionAsync("() => Number(document.getElementById('screen').dataset.frames) >= 10", null, new() { Timeout = Wait });
+        await ExplainTimeoutAsync(() => watch.WaitForFunctionAsync("() => Number(document.getElementById('screen').dataset.frames) >= 10", null, new() { Timeout = Wait }), sample, chromium, camera, watch);
         output.WriteLine("video groups the relay dropped on the way: " + await watch.EvaluateAsync<string>("document.getElementById('screen').dataset.dropped ?? '0'"));
         // Non-blank: Chromium's fake camera draws a moving pattern, so the pixels vary.
         var spread = await watch.EvaluateAsync<double>("""
@@ -114,6 +116,24 @@ public class SampleSiteTests(ITestOutputHelper output)
             "([selector, text]) => document.querySelector(selector)?.textContent.includes(text)",
             new[] { selector, text },
             new() { Timeout = Wait });
+
+    /// <summary>Runs a wait; if it times out, writes what each page shows and logged, and the server's log, before failing.</summary>
+    private async Task ExplainTimeoutAsync(Func<Task> wait, SampleProcess sample, Chromium chromium, params IPage[] pages)
+    {
+        try
+        {
+            await wait();
+        }
+        catch (TimeoutException)
+        {
+            foreach (var page in pages)
+            {
+                output.WriteLine($"--- {page.Url}\n{await page.InnerTextAsync("body")}\n{chromium.ConsoleOf(page)}");
+            }
+            output.WriteLine("--- server\n" + sample.Output);
+            throw;
+        }
+    }
 
     private async Task ScreenshotAsync(IPage page, string name)
     {

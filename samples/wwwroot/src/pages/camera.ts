@@ -1,7 +1,7 @@
 // Camera: publishes `live/<name>` with a `catalog` track (JSON codec description), a `video` track (VP8 via
 // WebCodecs; every key frame starts a new group, so a viewer can join at any group) and an `audio` track (Opus; a
 // group per second of audio).
-import { connect, Moq, publishTrack } from "../moq";
+import { connect, Moq, publishTracks } from "../moq";
 import { chrome, element, showConnection, showError } from "../ui";
 
 chrome("Camera");
@@ -19,7 +19,9 @@ try {
 	const microphone = media.getAudioTracks()[0];
 	const settings = microphone?.getSettings();
 	const audioConfig = { codec: "opus", sampleRate: settings?.sampleRate ?? 48000, numberOfChannels: settings?.channelCount ?? 1 };
-	const tracks = publishTrack(conn, `live/${name}`, ["catalog", "video", "audio"], 2000);
+	// The catalog is one group written once. @moq/net evicts a finished group older than its track's latency window,
+	// so with the media's 2 s a viewer arriving later would never get it: keep it for as long as the page may live.
+	const tracks = publishTracks(conn, `live/${name}`, { catalog: 24 * 60 * 60 * 1000, video: 2000, audio: 2000 });
 	const catalog = tracks.get("catalog")!.appendGroup();
 	catalog.writeJson({ video: { codec, width, height }, audio: microphone ? audioConfig : undefined });
 	catalog.close();

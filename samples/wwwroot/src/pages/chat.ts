@@ -1,6 +1,6 @@
 // Chat: every tab publishes `chat/<name>` (track `messages`) and discovers the others by announcement.
 // Each message is a new group that repeats the sender's last 20 messages, so a late joiner sees recent history.
-import { connect, publishTrack, readTextGroups, watchAnnouncements } from "../moq";
+import { connect, publishTracks, readTextGroups, watchAnnouncements } from "../moq";
 import { chrome, element, showConnection, showError } from "../ui";
 
 interface Message {
@@ -42,7 +42,7 @@ function receive(frames: string[]): void {
 try {
 	const conn = await connect();
 	showConnection(conn);
-	const track = publishTrack(conn, `chat/${name}`, ["messages"], 60_000).get("messages")!;
+	const track = publishTracks(conn, `chat/${name}`, { messages: 60_000 }).get("messages")!;
 	const history: string[] = [];
 	element<HTMLFormElement>("composer").addEventListener("submit", (event) => {
 		event.preventDefault();
