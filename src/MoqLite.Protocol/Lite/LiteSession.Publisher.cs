@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.ExceptionServices;
 using MoqLite.Coding;
 using MoqLite.Lite.Messages;
 using MoqLite.Model;
@@ -292,21 +293,27 @@ public sealed partial class LiteSession
     {
         private readonly object _gate = new();
         private readonly List<InFlight> _inFlight = [];
+        // Finished entries kept for the next groups: a relay starts one per group per subscriber.
+        private readonly Stack<InFlight> _spare = new();
         private byte _priority = subscribe.Priority;
         private bool _ordered = subscribe.Ordered;
         private ulong _maxLatencyMs = subscribe.MaxLatencyMs;
+        private TaskCompletionSource? _drained;
+        private ExceptionDispatchInfo? _fault;
 
         public void Start(GroupReader reader)
         {
-            var entry = new InFlight(reader);
+            InFlight entry;
             List<InFlight>? dropped;
             lock (_gate)
             {
+                entry = _spare.TryPop(out var spare) ? spare : new InFlight();
+                entry.Reader = reader;
                 _inFlight.Add(entry);
                 dropped = ExpireLocked(reader.Group);
             }
             Drop(dropped);
-            entry.Task = SendAsync(entry);
+            _ = SendAsync(entry);
         }
 
         public void Update(SubscribeUpdate update)
@@ -320,31 +327,37 @@ public sealed partial class LiteSession
                 {
                     if (entry.Stream is { } stream)
                     {
-                        stream.SendPriority = GroupSendPriority(_priority, _ordered, entry.Reader.Sequence);
+                        stream.SendPriority = GroupSendPriority(_priority, _ordered, entry.Reader!.Sequence);
                     }
                 }
             }
         }
 
+        /// <summary>Completes once every group started has been sent or dropped; fails if a delivery failed unexpectedly.</summary>
         public async Task DrainAsync()
         {
-            Task[] tasks;
+            Task drained;
             lock (_gate)
             {
-                tasks = [.. _inFlight.Select(e => e.Task!)];
+                drained = _inFlight.Count == 0 ? Task.CompletedTask
+                    : (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
-            await Task.WhenAll(tasks).ConfigureAwait(false);
+            await drained.ConfigureAwait(false);
+            _fault?.Throw();
         }
 
         public void CancelAll()
         {
-            List<InFlight> dropped;
+            List<InFlight> dropped = [];
             lock (_gate)
             {
-                dropped = [.. _inFlight.Where(e => !e.Dropped)];
-                foreach (var entry in dropped)
+                foreach (var entry in _inFlight)
                 {
-                    entry.Dropped = true;
+                    if (!entry.Dropped)
+                    {
+                        MarkDroppedLocked(entry);
+                        dropped.Add(entry);
+                    }
                 }
             }
             Drop(dropped);
@@ -364,15 +377,23 @@ public sealed partial class LiteSession
                     continue;
                 }
                 // Aged by its last change: a group that is finished and only waiting to leave is as old as its end.
-                var stale = newest.CreatedTimestamp - entry.Reader.Group.UpdatedTimestamp > window;
-                if ((active > session._options.MaxGroupsInFlight || stale) && !ReferenceEquals(entry.Reader.Group, newest))
+                var group = entry.Reader!.Group;
+                var stale = newest.CreatedTimestamp - group.UpdatedTimestamp > window;
+                if ((active > session._options.MaxGroupsInFlight || stale) && !ReferenceEquals(group, newest))
                 {
-                    entry.Dropped = true;
+                    MarkDroppedLocked(entry);
                     (dropped ??= []).Add(entry);
                     active--;
                 }
             }
             return dropped;
+        }
+
+        /// <summary>Marks a group dropped and holds its entry until <see cref="Drop"/> has acted on it.</summary>
+        private static void MarkDroppedLocked(InFlight entry)
+        {
+            entry.Dropped = true;
+            entry.Holds++;
         }
 
         /// <summary>Stops dropped groups: a wait for frames ends, and a stream already opened is reset.</summary>
@@ -384,32 +405,71 @@ public sealed partial class LiteSession
             }
             foreach (var entry in dropped)
             {
-                entry.Reader.Interrupt();
+                entry.Reader!.Interrupt();
                 MoqTransportStream? stream;
                 lock (_gate)
                 {
                     stream = entry.Stream;
-                    entry.Resetting += stream is null ? 0 : 1;
                 }
-                if (stream is null)
-                {
-                    continue;
-                }
-                stream.Reset((ulong)MoqErrorCode.Dropped);
-                bool release;
+                stream?.Reset((ulong)MoqErrorCode.Dropped);
+                bool recycle;
                 lock (_gate)
                 {
-                    release = --entry.Resetting == 0 && entry.Finished;
+                    recycle = --entry.Holds == 0 && entry.Finished;
                 }
-                if (release)
+                if (recycle)
                 {
-                    stream.Release();
+                    Recycle(entry);
                 }
             }
         }
 
+        /// <summary>
+        /// Lets go of a finished entry's reader and stream and keeps the entry for a later group. Only once its delivery
+        /// finished and no drop holds it: a late interrupt or reset must not reach the reader's or stream's next use.
+        /// </summary>
+        private void Recycle(InFlight entry)
+        {
+            entry.Reader!.Dispose();
+            entry.Stream?.Release();
+            lock (_gate)
+            {
+                entry.Reader = null;
+                entry.Stream = null;
+                entry.Dropped = entry.Finished = false;
+                if (_spare.Count < session._options.MaxGroupsInFlight)
+                {
+                    _spare.Push(entry);
+                }
+            }
+        }
+
+        /// <summary>A delivery is over: the entry leaves the in-flight list and, unless a drop still holds it, is recycled.</summary>
+        private void Finish(InFlight entry)
+        {
+            bool recycle;
+            TaskCompletionSource? drained = null;
+            lock (_gate)
+            {
+                _inFlight.Remove(entry);
+                entry.Finished = true;
+                recycle = entry.Holds == 0;
+                if (_inFlight.Count == 0)
+                {
+                    drained = _drained;
+                    _drained = null;
+                }
+            }
+            if (recycle)
+            {
+                Recycle(entry);
+            }
+            drained?.TrySetResult();
+        }
+
         private async Task SendAsync(InFlight entry)
         {
+            var reader = entry.Reader!;
             MoqTransportStream? stream = null;
             var sent = false;
             try
@@ -420,7 +480,7 @@ public sealed partial class LiteSession
                 {
                     entry.Stream = stream;
                     dropped = entry.Dropped;
-                    stream.SendPriority = GroupSendPriority(_priority, _ordered, entry.Reader.Sequence);
+                    stream.SendPriority = GroupSendPriority(_priority, _ordered, reader.Sequence);
                 }
                 if (dropped)
                 {
@@ -428,8 +488,8 @@ public sealed partial class LiteSession
                 }
                 var output = stream.Output!;
                 VarInt.Write(output, (ulong)LiteUniType.Group);
-                LiteCodec.Write(output, new GroupHeader(subscribe.Id, entry.Reader.Sequence), session.Version);
-                await session.WriteFramesAsync(stream, entry.Reader, ended).ConfigureAwait(false);
+                LiteCodec.Write(output, new GroupHeader(subscribe.Id, reader.Sequence), session.Version);
+                await session.WriteFramesAsync(stream, reader, ended).ConfigureAwait(false);
                 await output.CompleteAsync().ConfigureAwait(false);
                 // In flight until it has left, so a peer that reads slowly holds groups here, where they can be dropped.
                 await stream.SendCompleted.ConfigureAwait(false);
@@ -457,6 +517,11 @@ public sealed partial class LiteSession
             {
                 stream?.Reset((ulong)MoqErrorCode.Transport);
             }
+            catch (Exception ex)
+            {
+                // A bug, not the network: the subscription fails with it once its deliveries are drained.
+                _fault ??= ExceptionDispatchInfo.Capture(ex);
+            }
             finally
             {
                 if (!sent)
@@ -464,37 +529,26 @@ public sealed partial class LiteSession
                     // Frames were queued by reference: a stream that has not sent them all lets go of them first.
                     stream?.Reset((ulong)MoqErrorCode.Cancel);
                 }
-                entry.Reader.Dispose();
-                bool release;
-                lock (_gate)
-                {
-                    _inFlight.Remove(entry);
-                    entry.Finished = true;
-                    release = entry.Resetting == 0;
-                }
-                if (release)
-                {
-                    stream?.Release();
-                }
+                Finish(entry);
             }
         }
 
-        /// <summary>One group on its way; all but <see cref="Reader"/> and <see cref="Task"/> are guarded by the delivery's lock.</summary>
-        private sealed class InFlight(GroupReader reader)
+        /// <summary>
+        /// One group on its way, reused for later groups once finished. <see cref="Reader"/> is set while in flight; all
+        /// but it are guarded by the delivery's lock.
+        /// </summary>
+        private sealed class InFlight
         {
-            public GroupReader Reader { get; } = reader;
+            public GroupReader? Reader { get; set; }
 
             public bool Dropped { get; set; }
 
-            // The stream is released to the transport for reuse only once its delivery finished and no drop is
-            // still resetting it: a late reset must not reach the stream's next use.
             public bool Finished { get; set; }
 
-            public int Resetting { get; set; }
+            /// <summary>Drops still acting on this entry; it is recycled only at zero.</summary>
+            public int Holds { get; set; }
 
             public MoqTransportStream? Stream { get; set; }
-
-            public Task? Task { get; set; }
         }
     }
 }

@@ -99,6 +99,74 @@ public sealed class QMuxSessionTests : SessionTests, IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Groups_dropped_on_their_way_never_corrupt_the_groups_sent_after_them_on_reused_streams()
+    {
+        var relay = new MoqOrigin();
+        // One group in flight per subscriber: a group still being written when the next one starts is dropped.
+        await using var server = await LoopbackQMuxServer.StartAsync(relay, new MoqSessionOptions { MaxGroupsInFlight = 1 });
+        await using var client = await MoqClient.ConnectAsync(server.Uri);
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        relay.Publish("drops", broadcast);
+        var remote = await client.Consume("drops").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe();
+        await WaitUntilAsync(() => track.SubscriptionCount == 1);
+
+        // Every third group is left open, so the next one drops it after its header and first frame left: its stream is
+        // reset and reused. The others finish with one or two more frames of other sizes, on reused streams and buffers.
+        const int groups = 150;
+        GroupReader? open = null;
+        for (var sequence = 0; sequence < groups; sequence++)
+        {
+            var group = track.AppendGroup();
+            group.WriteFrame(Expected(sequence, 0), 0);
+            var received = (await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout))!;
+            Assert.Equal((ulong)sequence, received.Sequence);
+            if (open is not null)
+            {
+                await ReadDroppedAsync(open);
+                open.Dispose();
+                open = null;
+            }
+            if (sequence % 3 == 0)
+            {
+                open = received;
+                continue;
+            }
+            using (received)
+            {
+                for (var frame = 1; frame <= sequence % 3; frame++)
+                {
+                    group.WriteFrame(Expected(sequence, frame), frame);
+                }
+                group.Complete();
+                var frames = 0;
+                while (await received.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout) is { } read)
+                {
+                    Assert.True(read.Payload.Span.SequenceEqual(Expected(sequence, frames)), $"group {sequence} frame {frames} arrived corrupted");
+                    frames++;
+                }
+                Assert.Equal(sequence % 3 + 1, frames);
+            }
+        }
+
+        static async Task ReadDroppedAsync(GroupReader dropped)
+        {
+            var first = await dropped.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            Assert.True(first!.Value.Payload.Span.SequenceEqual(Expected((int)dropped.Sequence, 0)));
+            var error = await Assert.ThrowsAsync<MoqException>(() => dropped.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout));
+            Assert.Equal(MoqErrorCode.Dropped, error.Code);
+        }
+
+        static byte[] Expected(int sequence, int frame)
+        {
+            var payload = new byte[100 + ((sequence * 7919 + frame * 104729) % 20000)];
+            new Random(sequence * 31 + frame).NextBytes(payload);
+            return payload;
+        }
+    }
+
+    [Fact]
     public async Task Garbage_on_the_websocket_closes_only_that_connection()
     {
         var relay = new MoqOrigin();
