@@ -132,7 +132,7 @@ public sealed partial class LiteSession
             _options.Metrics?.SubscriptionStarted();
             using var counted = new SubscriptionCount(_options.Metrics);
             using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Closing);
-            var delivery = new GroupDelivery(this, subscribe, track.Info, cancel.Token);
+            var delivery = new GroupDelivery(this, subscribe, subscription, cancel.Token);
             if (Version.HasTrackStream())
             {
                 SubscribeResponse.Started(subscription.StartSequence).Write(output, Version);
@@ -289,7 +289,7 @@ public sealed partial class LiteSession
     /// past <see cref="Session.MoqSessionOptions.MaxGroupsInFlight"/>, or once older than the latency window, the
     /// oldest group is reset so a slow peer loses whole old groups and never holds up the publisher.
     /// </summary>
-    private sealed class GroupDelivery(LiteSession session, Subscribe subscribe, TrackInfo info, CancellationToken ended)
+    private sealed class GroupDelivery(LiteSession session, Subscribe subscribe, TrackSubscription subscription, CancellationToken ended)
     {
         private readonly object _gate = new();
         private readonly List<InFlight> _inFlight = [];
@@ -366,7 +366,7 @@ public sealed partial class LiteSession
         /// <summary>Marks the groups to drop; the caller acts on them once the lock is released.</summary>
         private List<InFlight>? ExpireLocked(MoqGroup newest)
         {
-            var window = _maxLatencyMs > 0 ? (long)_maxLatencyMs : (long)info.LatencyMax.TotalMilliseconds;
+            var window = _maxLatencyMs > 0 ? (long)_maxLatencyMs : (long)subscription.Track.Info.LatencyMax.TotalMilliseconds;
             var active = _inFlight.Count;
             List<InFlight>? dropped = null;
             foreach (var entry in _inFlight)
@@ -430,7 +430,9 @@ public sealed partial class LiteSession
         /// </summary>
         private void Recycle(InFlight entry)
         {
-            entry.Reader!.Dispose();
+            var reader = entry.Reader!;
+            reader.Dispose();
+            subscription.Recycle(reader);
             entry.Stream?.Release();
             lock (_gate)
             {

@@ -101,9 +101,13 @@ public sealed class MoqGroup
     public void Abort(MoqErrorCode code) => Finish(code);
 
     /// <summary>Opens a reader positioned at the first frame. Dispose it when done.</summary>
-    public GroupReader OpenReader()
+    public GroupReader OpenReader() => OpenReader(null);
+
+    /// <summary>Opens a reader, reusing <paramref name="spare"/> (a closed reader nobody holds any more) when given.</summary>
+    internal GroupReader OpenReader(GroupReader? spare)
     {
-        var reader = new GroupReader(this);
+        var reader = spare ?? new GroupReader(this);
+        spare?.Reopen(this);
         lock (_gate)
         {
             if (_references == 0)
@@ -375,10 +379,18 @@ public sealed class MoqGroup
 /// </summary>
 public sealed class GroupReader : IDisposable
 {
-    private readonly MoqGroup _group;
+    private MoqGroup _group;
     private int _index;
 
     internal GroupReader(MoqGroup group) => _group = group;
+
+    /// <summary>Points a closed reader that nobody holds any more at the start of <paramref name="group"/>.</summary>
+    internal void Reopen(MoqGroup group)
+    {
+        _group = group;
+        _index = 0;
+        InterruptedLocked = false;
+    }
 
     /// <summary>The group's sequence number.</summary>
     public ulong Sequence => _group.Sequence;

@@ -244,6 +244,8 @@ public sealed class TrackSubscription : IDisposable
 {
     private readonly object _gate = new();
     private readonly Queue<GroupReader> _pending = new();
+    // Readers whose groups were delivered or dropped, for the next groups: a relay reads every group once per subscriber.
+    private readonly Stack<GroupReader> _spareReaders = new();
     private readonly AsyncSignal _signal = new();
     private readonly MoqTrack _track;
     private readonly ulong? _endGroup;
@@ -323,14 +325,33 @@ public sealed class TrackSubscription : IDisposable
             {
                 return;
             }
-            _pending.Enqueue(group.OpenReader());
+            _pending.Enqueue(group.OpenReader(_spareReaders.TryPop(out var spare) ? spare : null));
             while (_pending.Count > _maxBacklog)
             {
-                _pending.Dequeue().Dispose();
+                var dropped = _pending.Dequeue();
+                dropped.Dispose();
+                RecycleLocked(dropped);
                 DroppedGroups++;
             }
         }
         _signal.Set();
+    }
+
+    /// <summary>Keeps a reader the caller disposed and will never touch again, for a later group.</summary>
+    internal void Recycle(GroupReader reader)
+    {
+        lock (_gate)
+        {
+            RecycleLocked(reader);
+        }
+    }
+
+    private void RecycleLocked(GroupReader reader)
+    {
+        if (_spareReaders.Count < _maxBacklog)
+        {
+            _spareReaders.Push(reader);
+        }
     }
 
     internal void Finish(MoqErrorCode? code)

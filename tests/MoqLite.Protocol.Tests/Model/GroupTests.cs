@@ -25,6 +25,33 @@ public class GroupTests
     }
 
     [Fact]
+    public async Task A_recycled_reader_reads_its_next_group_from_the_start_and_no_longer_holds_the_old_one()
+    {
+        var track = new MoqTrack("t", TrackInfo.Default);
+        using var subscription = track.Subscribe();
+        var first = track.AppendGroup();
+        first.WriteStrings("zero");
+        first.Complete();
+        var reader = (await subscription.NextGroupAsync())!;
+        Assert.Equal(["zero"], await reader.ReadStringsAsync());
+        reader.Dispose();
+        subscription.Recycle(reader);
+
+        var second = track.AppendGroup();
+        second.WriteStrings("one", "two");
+        second.Complete();
+        var next = (await subscription.NextGroupAsync())!;
+        Assert.Same(reader, next);
+        Assert.Equal(1UL, next.Sequence);
+        Assert.Equal(["one", "two"], await next.ReadStringsAsync());
+        await first.WaitForReadersAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var drained = second.WaitForReadersAsync();
+        Assert.False(drained.IsCompleted);
+        next.Dispose();
+        await drained.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Readers_closed_in_any_order_leave_the_others_waking_and_the_group_drains_after_the_last()
     {
         var group = new MoqTrack("t", TrackInfo.Default).AppendGroup();
