@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using MoqLite.Coding;
 using MoqLite.Lite.Messages;
@@ -248,6 +249,7 @@ public sealed partial class LiteSession
     /// batch is left for the caller's completion to flush, so a finished group goes out with its end of stream in one
     /// piece rather than as data followed by an empty FIN.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteFramesAsync(MoqTransportStream stream, GroupReader reader, CancellationToken cancellationToken)
     {
         var output = stream.Output!;
