@@ -255,9 +255,22 @@ public sealed partial class LiteSession : MoqSession
         if (work.IsCompletedSuccessfully)
         {
             work.GetAwaiter().GetResult();
+            Release(stream);
             return;
         }
         _ = RunGuardedAsync(work, what, stream);
+    }
+
+    /// <summary>
+    /// Hands an accepted unidirectional stream back to the transport once its work is over: every read of it was
+    /// awaited, so nothing touches it again, and a subscriber receives a stream per group.
+    /// </summary>
+    private static void Release(MoqTransportStream? stream)
+    {
+        if (stream is { IsUnidirectional: true })
+        {
+            stream.Release();
+        }
     }
 
     private async Task RunGuardedAsync(ValueTask work, string what, MoqTransportStream? stream)
@@ -292,6 +305,10 @@ public sealed partial class LiteSession : MoqSession
         {
             Log.UnexpectedError(_logger, what, ex);
             Abort(stream, (ulong)MoqErrorCode.Transport);
+        }
+        finally
+        {
+            Release(stream);
         }
     }
 

@@ -353,7 +353,15 @@ public sealed partial class QMuxConnection
         for (; opened <= index; opened++)
         {
             var implicitId = (long)(opened << 2) | (id & 3);
-            var created = new QMuxStream(this, implicitId, unidirectional, isLocal: false);
+            QMuxStream? created;
+            if (unidirectional && _sparePeerStreams.TryPop(out created))
+            {
+                created.ReopenLocked(implicitId);
+            }
+            else
+            {
+                created = new QMuxStream(this, implicitId, unidirectional, isLocal: false);
+            }
             _streams[implicitId] = created;
             _opened.Add(created);
             target = created;
@@ -433,12 +441,12 @@ public sealed partial class QMuxConnection
             {
                 return;
             }
+            if (stream.RetireLocked())
+            {
+                RecycleStreamLocked(stream);
+            }
             if (stream.IsLocal)
             {
-                if (stream.RetireLocked())
-                {
-                    RecycleStreamLocked(stream);
-                }
                 return;
             }
             ref var retired = ref stream.IsUnidirectional ? ref _retiredUni : ref _retiredBidi;

@@ -14,6 +14,7 @@ public sealed partial class QMuxConnection
     private const int MaxSpares = 16;
     private readonly Stack<QMuxSendBuffer> _spareSendBuffers = new();
     private readonly Stack<QMuxStream> _spareStreams = new();
+    private readonly Stack<QMuxStream> _sparePeerStreams = new();
     private readonly TaskCompletionSource _sendDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _sending;
     private bool _sendStopped;
@@ -264,12 +265,13 @@ public sealed partial class QMuxConnection
         return new QMuxSendBuffer(stream, _gate, _options.StreamSendBuffer);
     }
 
-    /// <summary>Keeps a local unidirectional stream that is over and released for the next one, up to a few per connection.</summary>
+    /// <summary>Keeps a unidirectional stream that is over and released for the next one of its kind, up to a few per connection.</summary>
     internal void RecycleStreamLocked(QMuxStream stream)
     {
-        if (stream.IsUnidirectional && _spareStreams.Count < MaxSpares && !_closing)
+        var spares = stream.IsLocal ? _spareStreams : _sparePeerStreams;
+        if (stream.IsUnidirectional && spares.Count < MaxSpares && !_closing)
         {
-            _spareStreams.Push(stream);
+            spares.Push(stream);
         }
     }
 

@@ -41,6 +41,21 @@ internal sealed class QMuxReceiveBuffer : PipeReader, IValueTaskSource<ReadResul
         _core.RunContinuationsAsynchronously = !inline;
     }
 
+    /// <summary>Starts over for the stream's next use, once its reader is gone and nothing more can arrive for its last one.</summary>
+    public void Reopen()
+    {
+        byte[]? stale, buffer;
+        lock (_gate)
+        {
+            (stale, buffer) = (_stale, _buffer);
+            (_stale, _buffer) = (null, null);
+            _start = _end = _viewLength = 0;
+            _reading = _examinedAll = _cancelRequested = _writerDone = _readerDone = false;
+            _error = null;
+        }
+        ReturnAll(stale, buffer);
+    }
+
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         short version;

@@ -49,25 +49,36 @@ internal sealed class QMuxStream : MoqTransportStream
 
     private long _id;
 
-    // A local unidirectional stream (a relay's group delivery) is reused once the session released it and both
-    // directions are over; these two say which of the two has happened. Guarded by the connection's lock.
+    // A unidirectional stream (a group: a relay's delivery, or one a subscriber receives) is reused once the session
+    // released it and both directions are over; these two say which has happened. Guarded by the connection's lock.
     private bool _released;
     private bool _retired;
 
     public override long Id => _id;
 
-    /// <summary>Reuses a retired and released local unidirectional stream as stream <paramref name="id"/> (under the connection's lock).</summary>
+    /// <summary>Reuses a retired and released unidirectional stream as stream <paramref name="id"/> (under the connection's lock).</summary>
     public void ReopenLocked(long id)
     {
         _id = id;
         _priority = 0;
-        _sendCompleted = null;
         _released = _retired = false;
-        InReady = false;
-        SendOffset = 0;
-        SendDone = false;
-        SendMax = _connection.InitialSendWindow(this);
-        _output = _connection.RentSendBuffer(this);
+        if (IsLocal)
+        {
+            _sendCompleted = null;
+            InReady = false;
+            SendOffset = 0;
+            SendDone = false;
+            SendMax = _connection.InitialSendWindow(this);
+            _output = _connection.RentSendBuffer(this);
+        }
+        else
+        {
+            _finReceived = false;
+            ReceivedBytes = ConsumedBytes = 0;
+            ReceiveMax = _connection.StreamReceiveWindow;
+            ReceiveDone = false;
+            _receive!.Reopen();
+        }
     }
 
     /// <summary>The connection forgot this stream (under its lock); true if the session released it too, so it can be reused.</summary>
