@@ -67,16 +67,20 @@ public class QMuxSendTests
     [Fact]
     public async Task A_stream_is_reused_only_once_its_bytes_left_and_the_session_released_it()
     {
-        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Plenty);
-        var first = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
-        await first.Output!.WriteAsync(new byte[] { 1, 1 });
+        var (link, first) = await OpenWithoutCreditAsync();
+        await using var _ = link;
+        var firstWriter = first.Output!;
+        firstWriter.Write<byte>([1, 1]);
+        await firstWriter.CompleteAsync();
+        var firstSent = first.SendCompleted;
+        var firstId = first.Id;
+        // Released while its bytes still wait for credit: the session is done with it, the connection is not.
         first.Release();
         var second = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
         Assert.NotSame(first, second);
 
-        await first.Output.CompleteAsync();
-        await first.SendCompleted.WaitAsync(SessionPair.Timeout);
-        var firstId = first.Id;
+        await RawQMuxPeer.SendMaxDataAsync(link.Peer, 1000);
+        await firstSent.WaitAsync(SessionPair.Timeout);
         var third = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
         Assert.Same(first, third);
         Assert.NotEqual(firstId, third.Id);
