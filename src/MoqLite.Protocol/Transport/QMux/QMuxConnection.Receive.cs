@@ -353,15 +353,7 @@ public sealed partial class QMuxConnection
         for (; opened <= index; opened++)
         {
             var implicitId = (long)(opened << 2) | (id & 3);
-            QMuxStream? created;
-            if (unidirectional && _sparePeerStreams.TryPop(out created))
-            {
-                created.ReopenLocked(implicitId);
-            }
-            else
-            {
-                created = new QMuxStream(this, implicitId, unidirectional, isLocal: false);
-            }
+            var created = CreateStreamLocked(implicitId, unidirectional, isLocal: false);
             _streams[implicitId] = created;
             _opened.Add(created);
             target = created;

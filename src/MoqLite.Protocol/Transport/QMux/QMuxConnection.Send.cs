@@ -265,15 +265,28 @@ public sealed partial class QMuxConnection
         return new QMuxSendBuffer(stream, _gate, _options.StreamSendBuffer);
     }
 
+    /// <summary>A new stream: a spare unidirectional one of the same side reopened as <paramref name="id"/>, or a new object.</summary>
+    private QMuxStream CreateStreamLocked(long id, bool unidirectional, bool isLocal)
+    {
+        if (unidirectional && Spares(isLocal).TryPop(out var spare))
+        {
+            spare.ReopenLocked(id);
+            return spare;
+        }
+        return new QMuxStream(this, id, unidirectional, isLocal);
+    }
+
     /// <summary>Keeps a unidirectional stream that is over and released for the next one of its kind, up to a few per connection.</summary>
     internal void RecycleStreamLocked(QMuxStream stream)
     {
-        var spares = stream.IsLocal ? _spareStreams : _sparePeerStreams;
+        var spares = Spares(stream.IsLocal);
         if (stream.IsUnidirectional && spares.Count < MaxSpares && !_closing)
         {
             spares.Push(stream);
         }
     }
+
+    private Stack<QMuxStream> Spares(bool isLocal) => isLocal ? _spareStreams : _sparePeerStreams;
 
     /// <summary>Keeps a buffer whose stream sent its FIN for the next stream, up to a few per connection.</summary>
     internal void RecycleSendBufferLocked(QMuxSendBuffer buffer)

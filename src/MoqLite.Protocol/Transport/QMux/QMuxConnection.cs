@@ -176,15 +176,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
                 {
                     var id = (long)(opened << 2) | (_isServer ? 1L : 0L) | (unidirectional ? 2L : 0L);
                     opened++;
-                    QMuxStream? stream;
-                    if (unidirectional && _spareStreams.TryPop(out stream))
-                    {
-                        stream.ReopenLocked(id);
-                    }
-                    else
-                    {
-                        stream = new QMuxStream(this, id, unidirectional, isLocal: true);
-                    }
+                    var stream = CreateStreamLocked(id, unidirectional, isLocal: true);
                     _streams[id] = stream;
                     return stream;
                 }
