@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.WebSockets;
 using MoqLite.Protocol.Tests.Sessions;
 using MoqLite.Transport;
 using MoqLite.Transport.QMux;
@@ -148,6 +149,27 @@ public class QMuxReceiveTests
             await sending.WaitAsync(SessionPair.Timeout);
             Assert.Equal(payload, received);
         }
+    }
+
+    [Fact]
+    public async Task A_peer_that_keeps_the_socket_full_does_not_keep_the_receive_loop_on_one_thread()
+    {
+        // Every read completes at once, as on a socket the peer never lets drain. Start runs the receive loop
+        // until its first receive that has to wait: it returns only if the loop gives its thread back by itself.
+        var parameters = new ArrayBufferWriter<byte>();
+        Grant.WriteFrame(parameters, QMuxVersion.Draft01);
+        var padding = new byte[64];
+        const int Messages = 5_000;
+        await using var wire = await EndlessMessages.CreateAsync(parameters.WrittenSpan.ToArray(), padding, signalAfter: Messages);
+        var socket = WebSocket.CreateFromStream(wire, new WebSocketCreationOptions { IsServer = true });
+
+        var connection = await Task.Run(() => QMuxConnection.Start(socket, isServer: true, QMuxVersion.Draft01, "moq-lite-05", new QMuxOptions { IdleTimeout = TimeSpan.Zero }))
+            .WaitAsync(SessionPair.Timeout);
+
+        // And it goes on reading from wherever it resumed.
+        await wire.Reached.WaitAsync(SessionPair.Timeout);
+        Assert.False(connection.Closed.IsCompleted, "PADDING-only messages are valid: the connection stays up");
+        await connection.CloseAsync(0, "done").AsTask().WaitAsync(SessionPair.Timeout);
     }
 
     /// <summary>The peer opens its first stream with "abc"; the stream as accepted, to read.</summary>

@@ -6,11 +6,18 @@ namespace MoqLite.Transport.QMux;
 // The receive side: WebSocket messages → frames → per-stream receive buffers, with flow-control accounting.
 public sealed partial class QMuxConnection
 {
+    // Receives that complete at once, back to back, before the loop lets other work run. While the peer keeps the
+    // socket full, every receive completes synchronously and the loop would never give its thread back: in a process
+    // with many connections, the others' receives (and the applications reading groups) then starved — new sessions
+    // timed out during their handshake.
+    private const int MaxInlineReceives = 16;
+
     private async Task ReceiveLoopAsync()
     {
         // Our own limit on a message: max_record_size on 01/02, one 16 KiB frame on 00.
         var limit = Version == QMuxVersion.Draft00 ? MaxFrameSize00 : (int)_local.MaxRecordSize;
         var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+        var inlineReceives = 0;
         try
         {
             while (true)
@@ -23,7 +30,9 @@ public sealed partial class QMuxConnection
                     {
                         throw QMuxTransportParameters.Violation($"WebSocket message exceeds {limit} bytes");
                     }
-                    result = await _socket.ReceiveAsync(buffer.AsMemory(length, buffer.Length - length), _shutdown.Token).ConfigureAwait(false);
+                    var receive = _socket.ReceiveAsync(buffer.AsMemory(length, buffer.Length - length), _shutdown.Token);
+                    inlineReceives = receive.IsCompleted ? inlineReceives + 1 : 0;
+                    result = await receive.ConfigureAwait(false);
                     length += result.Count;
                 }
                 while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
@@ -44,6 +53,11 @@ public sealed partial class QMuxConnection
                 if (_closed.Task.IsCompleted)
                 {
                     return;
+                }
+                if (inlineReceives >= MaxInlineReceives)
+                {
+                    inlineReceives = 0;
+                    await Task.Yield();
                 }
             }
         }
