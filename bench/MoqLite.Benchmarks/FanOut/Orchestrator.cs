@@ -260,30 +260,20 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
         Console.WriteLine(md);
         Console.WriteLine($"results: {Path.Combine(resultsDirectory, $"fanout-{stamp}.md")} and .csv");
 
-        // Each figure on the flat-out lines is the median over that mode's repeated runs.
-        (double FramesPerSecond, double MicrosPerFrame)? FlatOut(string mode)
-        {
-            var runs = _results.Where(r => r.Config.Mode == mode && r.Config.Subscribers == 100 && r.Config.FrameSize == 10 * 1024 && r.Config.RateHz == 0 && !r.Config.SlowConsumer).ToList();
-            return runs.Count == 0 ? null : (Median(runs.Select(r => r.FramesPerSecond)), Median(runs.Select(r => r.ServerMicrosPerFrame)));
-        }
-        var moqFlat = FlatOut("moqlite");
-        var rawFlat = FlatOut("raw");
-        var signalrFlat = FlatOut("signalr");
-        // Repeated runs (the slow-consumer pairs) are averaged.
-        double? MeanP99(int n, bool slow)
-        {
-            var runs = _results.Where(r => r.Config.Mode == "moqlite" && r.Config.Subscribers == n && r.Config.FrameSize == 10 * 1024 && r.Config.RateHz == 30 && r.Config.SlowConsumer == slow).ToList();
-            return runs.Count == 0 ? null : runs.Average(r => r.P99Ms);
-        }
+        // The ratio lines come from repeated 10 KB runs: the flat-out figures are medians, the 30/s tails means.
+        List<RunResult> Runs(string mode, int n, int rate, bool slow) =>
+            [.. _results.Where(r => r.Config.Mode == mode && r.Config.Subscribers == n && r.Config.FrameSize == 10 * 1024 && r.Config.RateHz == rate && r.Config.SlowConsumer == slow)];
+        double? FlatOut(string mode, Func<RunResult, double> figure) => Runs(mode, 100, 0, slow: false) is { Count: > 0 } runs ? Median(runs.Select(figure)) : null;
+        double? MeanP99(int n, bool slow) => Runs("moqlite", n, 30, slow) is { Count: > 0 } runs ? runs.Average(r => r.P99Ms) : null;
+        var moqFlat = FlatOut("moqlite", r => r.FramesPerSecond);
         var baseline = MeanP99(100, slow: false);
         var slowRun = MeanP99(100, slow: true);
-        string Ratio((double FramesPerSecond, double)? a, (double FramesPerSecond, double)? b) =>
-            a is not { } x || b is not { } y || y.FramesPerSecond == 0 ? "n/a" : (x.FramesPerSecond / y.FramesPerSecond).ToString("F2", CultureInfo.InvariantCulture);
-        string Us((double, double MicrosPerFrame)? r) => r is { } x ? x.MicrosPerFrame.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
+        string Ratio(double? a, double? b) => a is not { } x || b is not { } y || y == 0 ? "n/a" : (x / y).ToString("F2", CultureInfo.InvariantCulture);
+        string Us(string mode) => FlatOut(mode, r => r.ServerMicrosPerFrame) is { } us ? us.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
         string P99(double? p99) => p99 is { } value ? value.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
-        Console.WriteLine($"moqlite/signalr throughput N=100: {Ratio(moqFlat, signalrFlat)}");
-        Console.WriteLine($"moqlite/raw-websocket throughput N=100: {Ratio(moqFlat, rawFlat)}");
-        Console.WriteLine($"moqlite server us/frame N=100: {Us(moqFlat)} (raw {Us(rawFlat)}, signalr {Us(signalrFlat)})");
+        Console.WriteLine($"moqlite/signalr throughput N=100: {Ratio(moqFlat, FlatOut("signalr", r => r.FramesPerSecond))}");
+        Console.WriteLine($"moqlite/raw-websocket throughput N=100: {Ratio(moqFlat, FlatOut("raw", r => r.FramesPerSecond))}");
+        Console.WriteLine($"moqlite server us/frame N=100: {Us("moqlite")} (raw {Us("raw")}, signalr {Us("signalr")})");
         Console.WriteLine($"moqlite p99 ms N=100: {P99(baseline)}");
         Console.WriteLine($"moqlite p99 ms N=1000: {P99(MeanP99(1000, slow: false))}");
         var shift = baseline is not { } without || slowRun is not { } with || without == 0 ? "n/a" : ((with - without) / without * 100).ToString("F1", CultureInfo.InvariantCulture);
