@@ -92,12 +92,7 @@ internal sealed partial class MoqLiteEndpointHandler(
                 $"no acceptable WebSocket subprotocol (offered: {what}); this server accepts {string.Join(", ", accepted.Take(3))}, …").ConfigureAwait(false);
             return;
         }
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            SubProtocol = selected,
-            DangerousEnableCompression = false,
-            KeepAliveInterval = TimeSpan.Zero,
-        }).ConfigureAwait(false);
+        using var socket = await WebSocketHandshake.AcceptAsync(context, selected).ConfigureAwait(false);
         var connection = QMuxConnection.Start(socket, isServer: true, draft, alpn, options.Value.QMux);
         await RunSessionAsync(connection, root, rights, context).ConfigureAwait(false);
         if (socket.State == WebSocketState.Open)

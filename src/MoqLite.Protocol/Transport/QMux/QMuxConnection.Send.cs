@@ -75,7 +75,7 @@ public sealed partial class QMuxConnection
                 lock (_gate)
                 {
                     // Sized to what is ready, so a relay with many connections mid-send holds little memory.
-                    var size = MessageSizeLocked();
+                    var size = _headroom + MessageSizeLocked();
                     if (buffer is null || buffer.Length < size)
                     {
                         if (buffer is not null)
@@ -84,7 +84,7 @@ public sealed partial class QMuxConnection
                         }
                         buffer = BufferPool.Shared.Rent(Math.Max(size, 1024));
                     }
-                    length = BuildMessageLocked(buffer);
+                    length = BuildMessageLocked(buffer.AsSpan(_headroom));
                     if (length == 0)
                     {
                         _sending = false;
@@ -97,7 +97,14 @@ public sealed partial class QMuxConnection
                 }
                 // No token: a cancelable send takes ManagedWebSocket's slow path (a state machine and a rented buffer held
                 // across the write, per message). Shutdown ends a stuck send by aborting the socket.
-                await _socket.SendAsync(buffer.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                if (_preframed is { } preframed)
+                {
+                    await preframed.SendPreframedAsync(buffer, _headroom, length).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _socket.SendAsync(buffer.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                }
                 Volatile.Write(ref _lastSent, Environment.TickCount64);
                 CompleteFinished();
             }
@@ -151,7 +158,7 @@ public sealed partial class QMuxConnection
     /// Fills one WebSocket message: control frames first, then stream data by priority. qmux-00 carries exactly
     /// one frame per message; 01/02 pack frames up to the peer's max_record_size.
     /// </summary>
-    private int BuildMessageLocked(byte[] buffer)
+    private int BuildMessageLocked(Span<byte> buffer)
     {
         var single = Version == QMuxVersion.Draft00;
         var budget = Math.Min(MessageBudget, buffer.Length);
@@ -162,7 +169,7 @@ public sealed partial class QMuxConnection
             {
                 break;
             }
-            frame.CopyTo(buffer.AsSpan(used));
+            frame.CopyTo(buffer[used..]);
             used += frame.Length;
             _control.Dequeue();
             if (single)
@@ -176,7 +183,7 @@ public sealed partial class QMuxConnection
         }
         while (budget - used > 16 && PickReadyLocked() is { } stream)
         {
-            var written = stream.WriteFrameLocked(buffer.AsSpan(used, budget - used), ref _sentData, _peerMaxData);
+            var written = stream.WriteFrameLocked(buffer[used..budget], ref _sentData, _peerMaxData);
             if (!stream.InReady)
             {
                 _ready.Remove(stream);

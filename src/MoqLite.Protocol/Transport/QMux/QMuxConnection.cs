@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
 using MoqLite.Coding;
 using MoqLite.Model;
+using MoqLite.Transport.WebSockets;
 
 namespace MoqLite.Transport.QMux;
 
@@ -19,6 +20,9 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     private const int MaxFrameSize00 = 16384;
     private readonly object _gate = new();
     private readonly WebSocket _socket;
+    // Our own server socket takes messages built behind room for its frame header: no copy on the way out.
+    private readonly ServerWebSocket? _preframed;
+    private readonly int _headroom;
     private readonly bool _isServer;
     private readonly QMuxOptions _options;
     private readonly QMuxTransportParameters _local;
@@ -60,6 +64,8 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     private QMuxConnection(WebSocket socket, bool isServer, QMuxVersion version, string applicationProtocol, QMuxOptions options)
     {
         _socket = socket;
+        _preframed = socket as ServerWebSocket;
+        _headroom = _preframed is null ? 0 : ServerWebSocket.MaxHeaderSize;
         _isServer = isServer;
         Version = version;
         ApplicationProtocol = applicationProtocol;
