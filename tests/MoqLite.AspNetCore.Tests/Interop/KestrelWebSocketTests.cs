@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
+using System.Net;
+using System.Net.WebSockets;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using MoqLite.Client;
 
 namespace MoqLite.AspNetCore.Tests.Interop;
@@ -20,6 +23,29 @@ public class KestrelWebSocketTests
         await using var server = await LoopbackServer.StartAsync();
         await using var session = await MoqClient.ConnectAsync(server.Uri).WaitAsync(Timeout);
         Assert.Equal("moq-lite-05", session.Protocol);
+        var track = await session.Consume("clock").GetTrackAsync("seconds").AsTask().WaitAsync(Timeout);
+        Assert.NotNull(track);
+        using var subscription = track.Subscribe();
+        using var group = await subscription.NextGroupAsync().AsTask().WaitAsync(Timeout);
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", await group!.ReadTextFrameAsync());
+    }
+
+    [Fact]
+    public async Task A_WebSocket_over_HTTP2_extended_CONNECT_carries_a_session()
+    {
+        await using var server = await LoopbackServer.StartAsync(protocols: HttpProtocols.Http2);
+        using var handler = new SocketsHttpHandler();
+        using var invoker = new HttpMessageInvoker(handler);
+        var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        socket.Options.AddSubProtocol("qmux-01.moq-lite-05");
+        socket.Options.CollectHttpResponseDetails = true;
+        await socket.ConnectAsync(new UriBuilder(server.Uri) { Scheme = "ws" }.Uri, invoker, CancellationToken.None).WaitAsync(Timeout);
+        // 200, not 101: the session runs on an HTTP/2 stream (RFC 8441).
+        Assert.Equal((HttpStatusCode.OK, "qmux-01.moq-lite-05"), (socket.HttpStatusCode, socket.SubProtocol));
+
+        await using var session = MoqClient.Start(socket);
         var track = await session.Consume("clock").GetTrackAsync("seconds").AsTask().WaitAsync(Timeout);
         Assert.NotNull(track);
         using var subscription = track.Subscribe();

@@ -1,7 +1,9 @@
+using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using MoqLite.Model;
@@ -25,10 +27,12 @@ internal sealed class LoopbackServer : IAsyncDisposable
 
     public MoqOrigin Origin => _app.Services.GetRequiredService<MoqOrigin>();
 
-    public static async Task<LoopbackServer> StartAsync(Action<MoqLiteOptions>? configure = null)
+    /// <param name="configure">MOQ options for the endpoint.</param>
+    /// <param name="protocols">HTTP/2 alone serves cleartext HTTP/2 (prior knowledge), as h2c clients expect.</param>
+    public static async Task<LoopbackServer> StartAsync(Action<MoqLiteOptions>? configure = null, HttpProtocols protocols = HttpProtocols.Http1AndHttp2)
     {
         var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = protocols));
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddMoqLite(configure)
