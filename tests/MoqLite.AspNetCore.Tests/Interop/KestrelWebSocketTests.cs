@@ -23,11 +23,7 @@ public class KestrelWebSocketTests
         await using var server = await LoopbackServer.StartAsync();
         await using var session = await MoqClient.ConnectAsync(server.Uri).WaitAsync(Timeout);
         Assert.Equal("moq-lite-05", session.Protocol);
-        var track = await session.Consume("clock").GetTrackAsync("seconds").AsTask().WaitAsync(Timeout);
-        Assert.NotNull(track);
-        using var subscription = track.Subscribe();
-        using var group = await subscription.NextGroupAsync().AsTask().WaitAsync(Timeout);
-        Assert.Matches(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", await group!.ReadTextFrameAsync());
+        await AssertClockTicksAsync(session);
     }
 
     [Fact]
@@ -46,11 +42,7 @@ public class KestrelWebSocketTests
         Assert.Equal((HttpStatusCode.OK, "qmux-01.moq-lite-05"), (socket.HttpStatusCode, socket.SubProtocol));
 
         await using var session = MoqClient.Start(socket);
-        var track = await session.Consume("clock").GetTrackAsync("seconds").AsTask().WaitAsync(Timeout);
-        Assert.NotNull(track);
-        using var subscription = track.Subscribe();
-        using var group = await subscription.NextGroupAsync().AsTask().WaitAsync(Timeout);
-        Assert.Matches(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", await group!.ReadTextFrameAsync());
+        await AssertClockTicksAsync(session);
     }
 
     [Fact]
@@ -74,6 +66,15 @@ public class KestrelWebSocketTests
         await wire.WriteAsync(new byte[] { 0x82, 0x01, 0x00 }).AsTask().WaitAsync(Timeout);
         var status = await ReadCloseStatusAsync(wire);
         Assert.Equal(1002, status);
+    }
+
+    private static async Task AssertClockTicksAsync(MoqLite.Session.MoqSession session)
+    {
+        var track = await session.Consume("clock").GetTrackAsync("seconds").AsTask().WaitAsync(Timeout);
+        Assert.NotNull(track);
+        using var subscription = track.Subscribe();
+        using var group = await subscription.NextGroupAsync().AsTask().WaitAsync(Timeout);
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", await group!.ReadTextFrameAsync());
     }
 
     /// <summary>The response head, up to the blank line.</summary>
