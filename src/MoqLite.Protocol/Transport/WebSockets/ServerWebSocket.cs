@@ -94,18 +94,7 @@ internal sealed class ServerWebSocket : WebSocket
         }
         var opcode = _sendingFragments ? ContinuationOpcode : messageType == WebSocketMessageType.Text ? TextOpcode : BinaryOpcode;
         _sendingFragments = !endOfMessage;
-        var headerSize = HeaderSize(buffer.Length);
-        var frame = ArrayPool<byte>.Shared.Rent(headerSize + buffer.Length);
-        try
-        {
-            WriteHeader(frame, opcode, endOfMessage, buffer.Length);
-            buffer.Span.CopyTo(frame.AsSpan(headerSize));
-            await WriteFrameAsync(frame.AsMemory(0, headerSize + buffer.Length), cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(frame);
-        }
+        await WriteCopiedFrameAsync(opcode, endOfMessage, buffer, cancellationToken).ConfigureAwait(false);
     }
 
     public override async Task<WebSocketReceiveResult> ReceiveAsync(ArraySegment<byte> buffer, CancellationToken cancellationToken)
@@ -333,15 +322,24 @@ internal sealed class ServerWebSocket : WebSocket
             BinaryPrimitives.WriteUInt16BigEndian(payload, (ushort)status);
             reason.AsSpan(0, length - 2).CopyTo(payload.AsSpan(2));
         }
-        return WriteControlAsync(CloseOpcode, payload, cancellationToken);
+        return WriteCopiedFrameAsync(CloseOpcode, final: true, payload, cancellationToken);
     }
 
-    private ValueTask WriteControlAsync(byte opcode, ReadOnlySpan<byte> payload, CancellationToken cancellationToken)
+    /// <summary>Writes a frame whose payload the caller does not lay out behind header room: header and payload go into a rented buffer.</summary>
+    private async ValueTask WriteCopiedFrameAsync(byte opcode, bool final, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        var frame = new byte[2 + payload.Length];
-        WriteHeader(frame, opcode, final: true, payload.Length);
-        payload.CopyTo(frame.AsSpan(2));
-        return WriteFrameAsync(frame, cancellationToken);
+        var headerSize = HeaderSize(payload.Length);
+        var frame = ArrayPool<byte>.Shared.Rent(headerSize + payload.Length);
+        try
+        {
+            WriteHeader(frame, opcode, final, payload.Length);
+            payload.Span.CopyTo(frame.AsSpan(headerSize));
+            await WriteFrameAsync(frame.AsMemory(0, headerSize + payload.Length), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
     }
 
     /// <summary>Reads a frame header and checks what RFC 6455 requires of a client's frame.</summary>
@@ -426,7 +424,7 @@ internal sealed class ServerWebSocket : WebSocket
         switch (opcode)
         {
             case PingOpcode:
-                await WriteControlAsync(PongOpcode, payload.Span, cancellationToken).ConfigureAwait(false);
+                await WriteCopiedFrameAsync(PongOpcode, final: true, payload, cancellationToken).ConfigureAwait(false);
                 return false;
             case PongOpcode:
                 return false;
