@@ -33,6 +33,8 @@ public sealed class MoqGroup
     private long _bytes;
     private TaskCompletionSource? _unread;
     private long _updatedTimestamp;
+    // 1 once the group has something to read (a frame or its end) and its track's subscribers were told.
+    private int _readable;
 
     internal MoqGroup(ulong sequence, MoqTrack? track)
     {
@@ -62,6 +64,9 @@ public sealed class MoqGroup
 
     /// <summary>Payload bytes written so far.</summary>
     public long ByteCount => Interlocked.Read(ref _bytes);
+
+    /// <summary>True once the group holds a frame or has finished: there is something for a subscriber to read.</summary>
+    internal bool IsReadable => Volatile.Read(ref _readable) == 1;
 
     /// <summary>When the group was created, in milliseconds of its track's clock.</summary>
     internal long CreatedTimestamp { get; }
@@ -338,6 +343,12 @@ public sealed class MoqGroup
             {
                 ReaderLocked(i).WakeLocked();
             }
+        }
+        // Subscribers are woken by a group's first frame rather than its creation: woken earlier, most would find
+        // it empty and wait again, each on an async state machine of its own, as the producer fills it.
+        if (Interlocked.Exchange(ref _readable, 1) == 0)
+        {
+            Track?.WakeSubscriptions();
         }
     }
 

@@ -156,6 +156,18 @@ public sealed class MoqTrack
         return null;
     }
 
+    /// <summary>Wakes every subscription: a group queued to them while empty became readable.</summary>
+    internal void WakeSubscriptions()
+    {
+        lock (_gate)
+        {
+            foreach (var subscription in _subscriptions)
+            {
+                subscription.Wake();
+            }
+        }
+    }
+
     internal void Unsubscribe(TrackSubscription subscription)
     {
         bool idle;
@@ -334,8 +346,14 @@ public sealed class TrackSubscription : IDisposable
                 DroppedGroups++;
             }
         }
-        _signal.Set();
+        // Called under the track's lock, like WakeSubscriptions: an empty group is announced by its first frame then.
+        if (group.IsReadable)
+        {
+            _signal.Set();
+        }
     }
+
+    internal void Wake() => _signal.Set();
 
     /// <summary>Keeps a reader the caller disposed and will never touch again, for a later group.</summary>
     internal void Recycle(GroupReader reader)

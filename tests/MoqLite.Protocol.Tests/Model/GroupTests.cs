@@ -25,6 +25,54 @@ public class GroupTests
     }
 
     [Fact]
+    public async Task A_waiting_subscriber_is_woken_by_a_groups_first_frame_not_by_its_creation()
+    {
+        var track = new MoqTrack("t", TrackInfo.Default);
+        using var subscription = track.Subscribe();
+        var next = subscription.NextGroupAsync();
+        var group = track.AppendGroup();
+        Assert.False(next.IsCompleted);
+
+        group.WriteFrame("x"u8, 0);
+        var reader = (await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10)))!;
+        Assert.Equal(group.Sequence, reader.Sequence);
+        Assert.True(reader.TryRead(out var frame));
+        Assert.Equal("x"u8.ToArray(), frame.Payload.ToArray());
+        reader.Dispose();
+    }
+
+    [Fact]
+    public async Task A_group_that_ends_empty_still_wakes_its_subscribers()
+    {
+        var track = new MoqTrack("t", TrackInfo.Default);
+        using var subscription = track.Subscribe();
+        var next = subscription.NextGroupAsync();
+        var group = track.AppendGroup();
+        Assert.False(next.IsCompleted);
+
+        group.Complete();
+        using var reader = (await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10)))!;
+        Assert.Null(await reader.ReadFrameAsync());
+    }
+
+    [Fact]
+    public async Task An_empty_group_already_queued_is_handed_to_a_subscriber_that_asks()
+    {
+        var track = new MoqTrack("t", TrackInfo.Default);
+        var group = track.AppendGroup();
+        using var subscription = track.Subscribe();
+
+        // Only the wake-up waits for the first frame: a caller that asks takes the queued group at once.
+        var next = subscription.NextGroupAsync();
+        Assert.True(next.IsCompleted);
+        using var reader = (await next)!;
+        var frame = reader.ReadFrameAsync();
+        Assert.False(frame.IsCompleted);
+        group.WriteFrame("x"u8, 0);
+        Assert.Equal("x"u8.ToArray(), (await frame.AsTask().WaitAsync(TimeSpan.FromSeconds(10)))!.Value.Payload.ToArray());
+    }
+
+    [Fact]
     public async Task A_recycled_reader_reads_its_next_group_from_the_start_and_no_longer_holds_the_old_one()
     {
         var track = new MoqTrack("t", TrackInfo.Default);

@@ -247,7 +247,8 @@ public sealed partial class QMuxConnection
 
     private void RaiseStreamLimit(bool unidirectional, ulong max)
     {
-        List<TaskCompletionSource> wake = [];
+        // A peer raises the limit as our streams finish, about once per group on a relay: allocate only for waiters.
+        List<TaskCompletionSource>? wake = null;
         lock (_gate)
         {
             ref var limit = ref unidirectional ? ref _peerMaxStreamsUni : ref _peerMaxStreamsBidi;
@@ -256,19 +257,27 @@ public sealed partial class QMuxConnection
                 return;
             }
             limit = max;
-            _openWaiters.RemoveAll(w =>
+            var kept = 0;
+            for (var i = 0; i < _openWaiters.Count; i++)
             {
-                if (w.Unidirectional == unidirectional)
+                var waiter = _openWaiters[i];
+                if (waiter.Unidirectional == unidirectional)
                 {
-                    wake.Add(w.Waiter);
-                    return true;
+                    (wake ??= []).Add(waiter.Waiter);
                 }
-                return false;
-            });
+                else
+                {
+                    _openWaiters[kept++] = waiter;
+                }
+            }
+            _openWaiters.RemoveRange(kept, _openWaiters.Count - kept);
         }
-        foreach (var waiter in wake)
+        if (wake is not null)
         {
-            waiter.TrySetResult();
+            foreach (var waiter in wake)
+            {
+                waiter.TrySetResult();
+            }
         }
         Kick();
     }

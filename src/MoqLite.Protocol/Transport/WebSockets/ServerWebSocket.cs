@@ -343,6 +343,8 @@ internal sealed class ServerWebSocket : WebSocket
     }
 
     /// <summary>Reads a frame header and checks what RFC 6455 requires of a client's frame.</summary>
+    // Pooled, like FillAsync: an idle connection's receive waits here for every message it gets.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(bool Final, byte Opcode, long Length)> ReadHeaderAsync(CancellationToken cancellationToken)
     {
         await FillAsync(2, cancellationToken).ConfigureAwait(false);
@@ -462,6 +464,7 @@ internal sealed class ServerWebSocket : WebSocket
     }
 
     /// <summary>Makes at least <paramref name="count"/> bytes (at most the receive buffer) available from <see cref="_bufferedStart"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FillAsync(int count, CancellationToken cancellationToken)
     {
         if (_bufferedEnd - _bufferedStart >= count)
