@@ -315,7 +315,15 @@ public sealed partial class LiteSession
                 dropped = ExpireLocked(reader.Group);
             }
             Drop(dropped);
-            _ = SendAsync(entry);
+            // A reused entry's previous delivery has almost always finished by now; observing it returns its pooled
+            // state machine for this one. One still finishing is left to the collector.
+            if (entry.Sending.IsCompleted)
+            {
+                entry.Sending.GetAwaiter().GetResult();
+            }
+#pragma warning disable CA2012 // Stored to be consumed exactly once, above, when the entry is next reused.
+            entry.Sending = SendAsync(entry);
+#pragma warning restore CA2012
         }
 
         public void Update(SubscribeUpdate update)
@@ -471,7 +479,9 @@ public sealed partial class LiteSession
             drained?.TrySetResult();
         }
 
-        private async Task SendAsync(InFlight entry)
+        // Pooled: a relay runs one per group per subscriber, and under load most wait for their stream to leave.
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+        private async ValueTask SendAsync(InFlight entry)
         {
             var reader = entry.Reader!;
             MoqTransportStream? stream = null;
@@ -553,6 +563,9 @@ public sealed partial class LiteSession
             public int Holds { get; set; }
 
             public MoqTransportStream? Stream { get; set; }
+
+            /// <summary>The entry's latest delivery; it handles its own failures, so observing it never throws.</summary>
+            public ValueTask Sending { get; set; }
         }
     }
 }
