@@ -300,6 +300,8 @@ internal sealed class ServerWebSocket : WebSocket
         }
     }
 
+    // Pooled: under back-pressure nearly every message's write waits here.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReleaseAfterAsync(ValueTask write)
     {
         try
