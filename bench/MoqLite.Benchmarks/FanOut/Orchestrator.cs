@@ -9,7 +9,8 @@ namespace MoqLite.Benchmarks.FanOut;
 
 /// <summary>One measured fan-out run.</summary>
 internal sealed record RunResult(RunConfig Config, double FramesPerSecond, double MegabytesPerSecond, double P50Ms, double P99Ms, double MaxMs,
-    double ServerCpuSeconds, double ServerMicrosPerFrame, double ServerPeakMegabytes, double ServerBytesPerFrame, int ServerGen0, int ServerGen2);
+    double ServerCpuSeconds, double ServerMicrosPerFrame, double ServerPeakMegabytes, double ServerBytesPerFrame, int ServerGen0, int ServerGen2,
+    double SubscriberMicrosPerFrame);
 
 /// <summary>
 /// Runs the fan-out matrix with the server and the subscribers in separate processes, as users deploy them, and
@@ -158,7 +159,7 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             var pin = ready.Length > "READY ".Length ? ready["READY ".Length..] : "-";
             using var subscribers = StartSelf("subscribers", config.Mode, url, config.Subscribers.ToString(CultureInfo.InvariantCulture),
                 config.RateHz.ToString(CultureInfo.InvariantCulture), _window.ToString(CultureInfo.InvariantCulture), config.SlowConsumer ? "0" : "-1", pin);
-            double cpuStart = 0, cpuEnd = 0;
+            double cpuStart = 0, cpuEnd = 0, subscriberCpuStart = 0, subscriberCpuEnd = 0;
             ServerStats statsStart = default, statsEnd = default;
             JsonElement? result = null;
             while (await ReadLineAsync(subscribers).ConfigureAwait(false) is { } line)
@@ -172,11 +173,13 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
                 else if (line == "WINDOW-START")
                 {
                     cpuStart = CpuSeconds(server.Id);
+                    subscriberCpuStart = CpuSeconds(subscribers.Id);
                     statsStart = await ServerStats.ReadAsync(server).ConfigureAwait(false);
                 }
                 else if (line == "WINDOW-END")
                 {
                     cpuEnd = CpuSeconds(server.Id);
+                    subscriberCpuEnd = CpuSeconds(subscribers.Id);
                     statsEnd = await ServerStats.ReadAsync(server).ConfigureAwait(false);
                 }
                 else if (line.StartsWith("RESULT ", StringComparison.Ordinal))
@@ -198,7 +201,8 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
             return new RunResult(config, frames / seconds, r.GetProperty("bytes").GetInt64() / seconds / 1e6,
                 r.GetProperty("p50").GetDouble(), r.GetProperty("p99").GetDouble(), r.GetProperty("max").GetDouble(),
                 cpu, frames == 0 ? double.NaN : cpu * 1e6 / frames, PeakMegabytes(server.Id),
-                frames == 0 ? double.NaN : (double)(statsEnd.Allocated - statsStart.Allocated) / frames, statsEnd.Gen0 - statsStart.Gen0, statsEnd.Gen2 - statsStart.Gen2);
+                frames == 0 ? double.NaN : (double)(statsEnd.Allocated - statsStart.Allocated) / frames, statsEnd.Gen0 - statsStart.Gen0, statsEnd.Gen2 - statsStart.Gen2,
+                frames == 0 ? double.NaN : (subscriberCpuEnd - subscriberCpuStart) * 1e6 / frames);
         }
         finally
         {
@@ -239,15 +243,15 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
     {
         Directory.CreateDirectory(resultsDirectory);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-        var csv = new StringBuilder("mode,subscribers,frame_bytes,rate_hz,slow_consumer,frames_per_s,mb_per_s,p50_ms,p99_ms,max_ms,server_cpu_s,server_us_per_frame,server_peak_mb,server_bytes_per_frame,server_gen0,server_gen2\n");
+        var csv = new StringBuilder("mode,subscribers,frame_bytes,rate_hz,slow_consumer,frames_per_s,mb_per_s,p50_ms,p99_ms,max_ms,server_cpu_s,server_us_per_frame,server_peak_mb,server_bytes_per_frame,server_gen0,server_gen2,subscriber_us_per_frame\n");
         var md = new StringBuilder($"# Fan-out results {stamp} ({(quick ? "quick" : "full")} mode, {Environment.ProcessorCount} cores)\n\n");
-        md.AppendLine("| run | frames/s | MB/s | p50 ms | p99 ms | max ms | server CPU s | server µs/frame | server peak MB | server B/frame | server GCs (gen0/gen2) |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| run | frames/s | MB/s | p50 ms | p99 ms | max ms | server CPU s | server µs/frame | server peak MB | server B/frame | server GCs (gen0/gen2) | subscribers µs/frame |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in _results)
         {
             var c = r.Config;
-            csv.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{c.Mode},{c.Subscribers},{c.FrameSize},{c.RateHz},{c.SlowConsumer},{r.FramesPerSecond:F0},{r.MegabytesPerSecond:F2},{r.P50Ms:F3},{r.P99Ms:F3},{r.MaxMs:F3},{r.ServerCpuSeconds:F3},{r.ServerMicrosPerFrame:F3},{r.ServerPeakMegabytes:F0},{r.ServerBytesPerFrame:F0},{r.ServerGen0},{r.ServerGen2}"));
-            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {c.Label} | {r.FramesPerSecond:N0} | {r.MegabytesPerSecond:N1} | {r.P50Ms:N2} | {r.P99Ms:N2} | {r.MaxMs:N2} | {r.ServerCpuSeconds:N2} | {r.ServerMicrosPerFrame:N2} | {r.ServerPeakMegabytes:N0} | {r.ServerBytesPerFrame:N0} | {r.ServerGen0}/{r.ServerGen2} |"));
+            csv.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{c.Mode},{c.Subscribers},{c.FrameSize},{c.RateHz},{c.SlowConsumer},{r.FramesPerSecond:F0},{r.MegabytesPerSecond:F2},{r.P50Ms:F3},{r.P99Ms:F3},{r.MaxMs:F3},{r.ServerCpuSeconds:F3},{r.ServerMicrosPerFrame:F3},{r.ServerPeakMegabytes:F0},{r.ServerBytesPerFrame:F0},{r.ServerGen0},{r.ServerGen2},{r.SubscriberMicrosPerFrame:F3}"));
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {c.Label} | {r.FramesPerSecond:N0} | {r.MegabytesPerSecond:N1} | {r.P50Ms:N2} | {r.P99Ms:N2} | {r.MaxMs:N2} | {r.ServerCpuSeconds:N2} | {r.ServerMicrosPerFrame:N2} | {r.ServerPeakMegabytes:N0} | {r.ServerBytesPerFrame:N0} | {r.ServerGen0}/{r.ServerGen2} | {r.SubscriberMicrosPerFrame:N2} |"));
         }
         md.AppendLine(CultureInfo.InvariantCulture, $"\nIdle MoqLite sessions held: {scale.Sessions}, server memory per session: {scale.BytesPerSession / 1024:N1} KiB\n");
         if (_notes.Length > 0)
@@ -269,11 +273,14 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
         var baseline = MeanP99(100, slow: false);
         var slowRun = MeanP99(100, slow: true);
         string Ratio(double? a, double? b) => a is not { } x || b is not { } y || y == 0 ? "n/a" : (x / y).ToString("F2", CultureInfo.InvariantCulture);
-        string Us(string mode) => FlatOut(mode, r => r.ServerMicrosPerFrame) is { } us ? us.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
+        static double Server(RunResult r) => r.ServerMicrosPerFrame;
+        static double Subscribers(RunResult r) => r.SubscriberMicrosPerFrame;
+        string Us(string mode, Func<RunResult, double> figure) => FlatOut(mode, figure) is { } us ? us.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
         string P99(double? p99) => p99 is { } value ? value.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
         Console.WriteLine($"moqlite/signalr throughput N=100: {Ratio(moqFlat, FlatOut("signalr", r => r.FramesPerSecond))}");
         Console.WriteLine($"moqlite/raw-websocket throughput N=100: {Ratio(moqFlat, FlatOut("raw", r => r.FramesPerSecond))}");
-        Console.WriteLine($"moqlite server us/frame N=100: {Us("moqlite")} (raw {Us("raw")}, signalr {Us("signalr")})");
+        Console.WriteLine($"moqlite server us/frame N=100: {Us("moqlite", Server)} (raw {Us("raw", Server)}, signalr {Us("signalr", Server)})");
+        Console.WriteLine($"moqlite subscribers us/frame N=100: {Us("moqlite", Subscribers)} (raw {Us("raw", Subscribers)}, signalr {Us("signalr", Subscribers)})");
         Console.WriteLine($"moqlite p99 ms N=100: {P99(baseline)}");
         Console.WriteLine($"moqlite p99 ms N=1000: {P99(MeanP99(1000, slow: false))}");
         var shift = baseline is not { } without || slowRun is not { } with || without == 0 ? "n/a" : ((with - without) / without * 100).ToString("F1", CultureInfo.InvariantCulture);
