@@ -283,7 +283,10 @@ public sealed class TrackSubscription : IDisposable
     /// <summary>Groups dropped because this subscriber fell behind.</summary>
     public long DroppedGroups { get; private set; }
 
-    /// <summary>The next group, or null when the track ended. Dispose the reader when done with it.</summary>
+    /// <summary>
+    /// The next group, or null when the track ended. Dispose the reader when done with it. A group already queued is
+    /// returned at once; a call that has to wait is woken when a new group gets its first frame (or ends empty).
+    /// </summary>
     /// <exception cref="MoqException">The track was aborted.</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<GroupReader?> NextGroupAsync(CancellationToken cancellationToken = default)
