@@ -206,7 +206,7 @@ public sealed partial class LiteSession
                         }
                         group.WriteFrame(staging.AsSpan(0, stagingLength), timestamp);
                         _options.Metrics?.FrameReceived(stagingLength);
-                        ArrayPool<byte>.Shared.Return(staging);
+                        BufferPool.Shared.Return(staging);
                         staging = null;
                         continue;
                     }
@@ -224,7 +224,7 @@ public sealed partial class LiteSession
                         buffer = rest.Slice(length);
                         continue;
                     }
-                    staging = ArrayPool<byte>.Shared.Rent(length);
+                    staging = BufferPool.Shared.Rent(length);
                     stagingLength = length;
                     stagingFilled = 0;
                 }
@@ -244,7 +244,7 @@ public sealed partial class LiteSession
         {
             if (staging is not null)
             {
-                ArrayPool<byte>.Shared.Return(staging);
+                BufferPool.Shared.Return(staging);
             }
         }
     }
