@@ -345,8 +345,9 @@ public sealed class MoqGroup
             }
         }
         // Subscribers are woken by a group's first frame rather than its creation: woken earlier, most would find
-        // it empty and wait again, each on an async state machine of its own, as the producer fills it.
-        if (Interlocked.Exchange(ref _readable, 1) == 0)
+        // it empty and wait again, each on an async state machine of its own, as the producer fills it. Read first:
+        // only the first frame needs the exchange, and later ones then leave the cache line readers share alone.
+        if (Volatile.Read(ref _readable) == 0 && Interlocked.Exchange(ref _readable, 1) == 0)
         {
             Track?.WakeSubscriptions();
         }
