@@ -139,7 +139,7 @@ public sealed partial class LiteSession
     {
         var input = stream.Input!;
         var header = await PipeMessages.ReadRequiredAsync<GroupHeader>(input, Version, _options.MaxMessageSize, Closing).ConfigureAwait(false);
-        if (header.SubscribeId > (ulong)Interlocked.Read(ref _nextSubscribeId))
+        if (NeverRequested(header.SubscribeId))
         {
             throw new ProtocolViolationException($"GROUP: subscription {header.SubscribeId} was never requested");
         }
@@ -173,6 +173,71 @@ public sealed partial class LiteSession
             group.Abort(MoqErrorCode.Transport);
             throw;
         }
+    }
+
+    /// <summary>True for a subscription id this session has not issued (yet): a peer sending groups for it breaks the protocol.</summary>
+    private bool NeverRequested(ulong subscribeId)
+    {
+        var latest = Interlocked.Read(ref _nextSubscribeId);
+        return latest < 0 || subscribeId > (ulong)latest;
+    }
+
+    /// <summary>
+    /// A group stream that arrived whole goes from the transport's receive buffer straight into its group: the usual
+    /// case for a group that fits one message. Anything else — another stream type, a malformed group, a subscription
+    /// that is not (or no longer) ours, a group the track refuses — returns false before changing anything, and the
+    /// stream path refuses or fails it as it would any stream.
+    /// </summary>
+    private bool TryReceiveWholeGroup(ReadOnlySequence<byte> stream)
+    {
+        MoqGroup group;
+        try
+        {
+            if (!LiteCodec.TryReadVarInt(ref stream, out var type) || type != (ulong)LiteUniType.Group
+                || !LiteCodec.TryRead<GroupHeader>(ref stream, Version, _options.MaxMessageSize, out var header)
+                || NeverRequested(header.SubscribeId)
+                || !_upstream.TryGetValue(header.SubscribeId, out var track) || track.IsCompleted
+                || !WriteWholeFrames(stream, group: null))
+            {
+                return false;
+            }
+            group = track.CreateGroup(header.Sequence);
+        }
+        catch (Exception ex) when (ex is ProtocolViolationException or InvalidOperationException)
+        {
+            return false;
+        }
+        try
+        {
+            WriteWholeFrames(stream, group);
+            group.Complete();
+        }
+        catch (MoqException ex)
+        {
+            group.Abort(ex.Code);
+        }
+        return true;
+    }
+
+    /// <summary>Walks the frame records of a whole group, writing them into <paramref name="group"/> unless it is null; false if they are not exactly whole frames.</summary>
+    private bool WriteWholeFrames(ReadOnlySequence<byte> frames, MoqGroup? group)
+    {
+        long timestamp = 0;
+        while (!frames.IsEmpty)
+        {
+            if (!FrameCodec.TryReadHeader(ref frames, Version, _options.MaxFrameSize, out var delta, out var length) || frames.Length < length)
+            {
+                return false;
+            }
+            timestamp += delta;
+            if (group is not null)
+            {
+                group.WriteFrame(frames.Slice(0, length), timestamp);
+                _options.Metrics?.FrameReceived(length);
+            }
+            frames = frames.Slice(length);
+        }
+        return true;
     }
 
     /// <summary>

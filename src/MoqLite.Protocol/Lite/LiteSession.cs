@@ -36,6 +36,7 @@ public sealed partial class LiteSession : MoqSession
             _rootKnown.SetResult();
         }
         _logger = logger ?? NullLogger.Instance;
+        connection.WholeStreamReceived = TryReceiveWholeGroup;
         Completion = RunAsync();
     }
 

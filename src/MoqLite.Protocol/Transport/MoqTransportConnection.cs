@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace MoqLite.Transport;
 
 /// <summary>How a transport connection ended.</summary>
@@ -35,6 +37,14 @@ public abstract class MoqTransportConnection : IAsyncDisposable
 
     /// <summary>Waits for the next stream the peer opens; throws <see cref="MoqConnectionClosedException"/> once closed.</summary>
     public abstract ValueTask<MoqTransportStream> AcceptStreamAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Set by the session: takes a peer unidirectional stream whose every byte and end arrived together, straight
+    /// from the transport's receive buffer, with no stream object, pipe or accept. The bytes are only valid during
+    /// the call. Returns false to have that stream accepted as usual instead. Transports that never see a stream
+    /// whole ignore it.
+    /// </summary>
+    internal Func<ReadOnlySequence<byte>, bool>? WholeStreamReceived { get; set; }
 
     /// <summary>Closes the connection with an application code and reason. Idempotent.</summary>
     public abstract ValueTask CloseAsync(ulong code, string reason);

@@ -189,6 +189,20 @@ public sealed class QMuxSessionTests : SessionTests, IAsyncLifetime, IDisposable
         Assert.False(healthyServer.Completion.IsCompleted);
     }
 
+    [Fact]
+    public async Task A_group_that_arrives_whole_for_a_subscription_never_requested_closes_the_session()
+    {
+        var grant = new QMuxTransportParameters { InitialMaxStreamsUni = 8, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 1 << 22 };
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, grant);
+        var session = LiteSession.Start(link.Connection, new MoqOrigin(), new MoqSessionOptions { AnnounceOnStart = false });
+
+        // Stream type GROUP and a GROUP header (2 bytes: subscription 5, group 0), with FIN: the whole stream in one frame.
+        await RawQMuxPeer.SendStreamAsync(link.Peer, 2, 0, Hex.Parse("00 02 05 00"), fin: true);
+
+        var closed = await session.Completion.WaitAsync(SessionPair.Timeout);
+        Assert.Equal((ulong)MoqErrorCode.ProtocolViolation, closed.Code);
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public void Dispose() => _gate.Dispose();

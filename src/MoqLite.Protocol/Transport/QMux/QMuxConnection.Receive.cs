@@ -49,7 +49,7 @@ public sealed partial class QMuxConnection
                     case WebSocketMessageType.Text:
                         throw QMuxTransportParameters.Violation("text WebSocket message");
                 }
-                ProcessMessage(buffer.AsSpan(0, length));
+                ProcessMessage(buffer.AsMemory(0, length));
                 if (_closed.Task.IsCompleted)
                 {
                     return;
@@ -75,7 +75,7 @@ public sealed partial class QMuxConnection
         }
     }
 
-    private void ProcessMessage(ReadOnlySpan<byte> message)
+    private void ProcessMessage(ReadOnlyMemory<byte> message)
     {
         if (message.IsEmpty)
         {
@@ -83,7 +83,8 @@ public sealed partial class QMuxConnection
         }
         do
         {
-            message = ProcessFrame(message);
+            var rest = ProcessFrame(message);
+            message = message[(message.Length - rest.Length)..];
             if (_opened.Count > 0)
             {
                 // Handed over once their first bytes are in, so the acceptor can parse at once.
@@ -105,8 +106,10 @@ public sealed partial class QMuxConnection
         }
     }
 
-    private ReadOnlySpan<byte> ProcessFrame(ReadOnlySpan<byte> span)
+    /// <summary>Handles the frame at the front of <paramref name="message"/> and returns what follows it.</summary>
+    private ReadOnlySpan<byte> ProcessFrame(ReadOnlyMemory<byte> message)
     {
+        var span = message.Span;
         var type = QMuxTransportParameters.Take(ref span);
         if (_peer is null && Version == QMuxVersion.Draft02 && type != QMuxFrameType.TransportParameters)
         {
@@ -117,7 +120,7 @@ public sealed partial class QMuxConnection
             case QMuxFrameType.Padding when Version != QMuxVersion.Draft00:
                 return span;
             case >= QMuxFrameType.StreamBase and <= QMuxFrameType.StreamMax:
-                return ReceiveStreamFrame(type, span);
+                return ReceiveStreamFrame(type, message, span);
             case QMuxFrameType.ResetStream:
             case QMuxFrameType.ResetStreamAt when Version == QMuxVersion.Draft02:
             {
@@ -282,7 +285,10 @@ public sealed partial class QMuxConnection
         Kick();
     }
 
-    private ReadOnlySpan<byte> ReceiveStreamFrame(ulong type, ReadOnlySpan<byte> span)
+    /// <param name="type">The frame type, already read.</param>
+    /// <param name="message">The message the frame is in; <paramref name="span"/> is its tail after the type.</param>
+    /// <param name="span">The rest of the frame, and whatever follows it.</param>
+    private ReadOnlySpan<byte> ReceiveStreamFrame(ulong type, ReadOnlyMemory<byte> message, ReadOnlySpan<byte> span)
     {
         var id = (long)QMuxTransportParameters.Take(ref span);
         var offset = (type & QMuxFrameType.Off) != 0 ? QMuxTransportParameters.Take(ref span) : 0;
@@ -302,6 +308,10 @@ public sealed partial class QMuxConnection
         }
         var data = span[..length];
         var fin = (type & QMuxFrameType.Fin) != 0;
+        if (fin && offset == 0 && TryReceiveWholeStream(id, message.Slice(message.Length - span.Length, length)))
+        {
+            return span[length..];
+        }
         QMuxStream? stream;
         lock (_gate)
         {
@@ -336,6 +346,58 @@ public sealed partial class QMuxConnection
         return span[length..];
     }
 
+    /// <summary>
+    /// A peer unidirectional stream whose first frame carries all of it — a group that fits one message — goes
+    /// straight to <see cref="MoqTransportConnection.WholeStreamReceived"/>. It is opened and retired on the spot, with
+    /// the accounting any stream gets: connection credit consumed and granted back, stream credit replenished. Groups
+    /// of one subscription go newest first, so a stream often arrives before lower ones it opens implicitly; those
+    /// can still arrive whole later. A stream already seen, or one that would break a limit, takes the stream path,
+    /// which knows what to do with it.
+    /// </summary>
+    private bool TryReceiveWholeStream(long id, ReadOnlyMemory<byte> data)
+    {
+        var peerUnidirectional = (id & 2) != 0 && ((id & 1) == 1) != _isServer;
+        if (!peerUnidirectional || WholeStreamReceived is not { } handler)
+        {
+            return false;
+        }
+        var index = (ulong)id >> 2;
+        var length = (ulong)data.Length;
+        lock (_gate)
+        {
+            var unseen = index >= _peerOpenedUni ? index < _grantedStreamsUni : _implicitlyOpened.Contains(id);
+            if (!unseen || _closing || length > _options.StreamReceiveWindow || _receivedData + length > _maxData)
+            {
+                return false;
+            }
+        }
+        // Only this loop opens peer streams, so the checks above still hold.
+        if (!handler(new ReadOnlySequence<byte>(data)))
+        {
+            return false;
+        }
+        bool granted;
+        lock (_gate)
+        {
+            if (index >= _peerOpenedUni)
+            {
+                OpenUpToLocked(ref _peerOpenedUni, id);
+            }
+            else
+            {
+                _implicitlyOpened.Remove(id);
+            }
+            _receivedData += length;
+            granted = RetirePeerStreamLocked(unidirectional: true);
+        }
+        OnConsumed(null, length);
+        if (granted)
+        {
+            Kick();
+        }
+        return true;
+    }
+
     /// <summary>Finds (or implicitly opens) the stream a peer frame names; null when it was already retired.</summary>
     private QMuxStream? StreamForReceiveLocked(long id)
     {
@@ -365,23 +427,37 @@ public sealed partial class QMuxConnection
         ref var opened = ref unidirectional ? ref _peerOpenedUni : ref _peerOpenedBidi;
         if (index < opened)
         {
-            return null;
+            // Implicitly opened earlier and seen only now; otherwise retired already.
+            return _implicitlyOpened.Remove(id) ? OpenPeerStreamLocked(id, unidirectional) : null;
         }
         if (index >= (unidirectional ? _grantedStreamsUni : _grantedStreamsBidi))
         {
             throw QMuxTransportParameters.Violation($"stream {id} exceeds the stream limit");
         }
-        // Opening stream N implicitly opens every lower stream of the same kind.
-        QMuxStream? target = null;
-        for (; opened <= index; opened++)
+        OpenUpToLocked(ref opened, id);
+        return OpenPeerStreamLocked(id, unidirectional);
+    }
+
+    /// <summary>
+    /// Stream <paramref name="id"/> opens every lower one of its kind not yet open (RFC 9000 §3.2). They get a stream
+    /// object only when their first frame arrives: one that arrives whole may never need one.
+    /// </summary>
+    private void OpenUpToLocked(ref ulong opened, long id)
+    {
+        var index = (ulong)id >> 2;
+        for (; opened < index; opened++)
         {
-            var implicitId = (long)(opened << 2) | (id & 3);
-            var created = CreateStreamLocked(implicitId, unidirectional, isLocal: false);
-            _streams[implicitId] = created;
-            _opened.Add(created);
-            target = created;
+            _implicitlyOpened.Add((long)(opened << 2) | (id & 3));
         }
-        return target;
+        opened = index + 1;
+    }
+
+    private QMuxStream OpenPeerStreamLocked(long id, bool unidirectional)
+    {
+        var stream = CreateStreamLocked(id, unidirectional, isLocal: false);
+        _streams[id] = stream;
+        _opened.Add(stream);
+        return stream;
     }
 
     private void ReceiveReset(long id, ulong code, ulong finalSize)
@@ -407,7 +483,7 @@ public sealed partial class QMuxConnection
         lock (_gate)
         {
             _streams.TryGetValue(id, out stream);
-            if (stream is { IsUnidirectional: true, IsLocal: false })
+            if ((id & 2) != 0 && ((id & 1) == 1) != _isServer)
             {
                 throw QMuxTransportParameters.Violation($"STOP_SENDING for receive-only stream {id}");
             }
@@ -460,25 +536,28 @@ public sealed partial class QMuxConnection
             {
                 RecycleStreamLocked(stream);
             }
-            if (stream.IsLocal)
-            {
-                return;
-            }
-            ref var retired = ref stream.IsUnidirectional ? ref _retiredUni : ref _retiredBidi;
-            ref var granted = ref stream.IsUnidirectional ? ref _grantedStreamsUni : ref _grantedStreamsBidi;
-            retired++;
-            // Replenish continuously: a publisher opens one stream per group and must never stall on credit.
-            if (retired + _options.MaxConcurrentStreams - granted >= Math.Max(1, _options.MaxConcurrentStreams / 4) && !_closing)
-            {
-                granted = retired + _options.MaxConcurrentStreams;
-                QueueControlLocked(Frame(stream.IsUnidirectional ? QMuxFrameType.MaxStreamsUni : QMuxFrameType.MaxStreamsBidi, granted));
-            }
-            else
+            if (stream.IsLocal || !RetirePeerStreamLocked(stream.IsUnidirectional))
             {
                 return;
             }
         }
         Kick();
+    }
+
+    /// <summary>Counts a finished peer stream; true when that queued MAX_STREAMS with more credit.</summary>
+    private bool RetirePeerStreamLocked(bool unidirectional)
+    {
+        ref var retired = ref unidirectional ? ref _retiredUni : ref _retiredBidi;
+        ref var granted = ref unidirectional ? ref _grantedStreamsUni : ref _grantedStreamsBidi;
+        retired++;
+        // Replenish continuously: a publisher opens one stream per group and must never stall on credit.
+        if (retired + _options.MaxConcurrentStreams - granted < Math.Max(1, _options.MaxConcurrentStreams / 4) || _closing)
+        {
+            return false;
+        }
+        granted = retired + _options.MaxConcurrentStreams;
+        QueueControlLocked(Frame(unidirectional ? QMuxFrameType.MaxStreamsUni : QMuxFrameType.MaxStreamsBidi, granted));
+        return true;
     }
 
     internal ulong StreamReceiveWindow => _options.StreamReceiveWindow;

@@ -183,6 +183,10 @@ public sealed partial class QMuxConnection
         }
         while (budget - used > 16 && PickReadyLocked() is { } stream)
         {
+            if (used > 0 && stream.BetterWholeLocked(budget - used, budget))
+            {
+                break;
+            }
             var written = stream.WriteFrameLocked(buffer[used..budget], ref _sentData, _peerMaxData);
             if (!stream.InReady)
             {

@@ -34,6 +34,8 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     private readonly AsyncSignal _acceptSignal = new(inline: true);
     private bool _acceptClosed;
     private readonly List<QMuxStream> _opened = [];
+    // Peer streams opened implicitly by a higher one and not seen yet (guarded by _gate).
+    private readonly HashSet<long> _implicitlyOpened = [];
     private readonly Queue<byte[]> _control = new();
     private readonly List<QMuxStream> _ready = [];
     private readonly List<(bool Unidirectional, TaskCompletionSource Waiter)> _openWaiters = [];

@@ -307,6 +307,22 @@ internal sealed class QMuxStream : MoqTransportStream
     /// <summary>Bytes queued to send.</summary>
     public long QueuedLocked => _output?.QueuedLocked ?? 0;
 
+    /// <summary>
+    /// True when this stream is better left for the next message than split at the end of this one: it has not
+    /// started, all of it is queued, and it would go whole into a message of <paramref name="budget"/> bytes but
+    /// not into the <paramref name="room"/> left. Sent whole, its receiver takes it in one piece.
+    /// </summary>
+    public bool BetterWholeLocked(int room, int budget)
+    {
+        if (SendOffset != 0 || _output is not { CompletedLocked: true } output)
+        {
+            return false;
+        }
+        // The STREAM frame header takes at most 14 bytes: type, an 8-byte id, offset 0, a 4-byte length.
+        var whole = output.QueuedLocked + 14;
+        return whole > room && whole <= budget;
+    }
+
     /// <summary>New bytes or the end were queued: let the connection's sender know.</summary>
     public void Wake() => _connection.Wake(this);
 
