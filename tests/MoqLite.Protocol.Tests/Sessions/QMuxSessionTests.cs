@@ -192,8 +192,7 @@ public sealed class QMuxSessionTests : SessionTests, IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_group_that_arrives_whole_for_a_subscription_never_requested_closes_the_session()
     {
-        var grant = new QMuxTransportParameters { InitialMaxStreamsUni = 8, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 1 << 22 };
-        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, grant);
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty);
         var session = LiteSession.Start(link.Connection, new MoqOrigin(), new MoqSessionOptions { AnnounceOnStart = false });
 
         // Stream type GROUP and a GROUP header (2 bytes: subscription 5, group 0), with FIN: the whole stream in one frame.

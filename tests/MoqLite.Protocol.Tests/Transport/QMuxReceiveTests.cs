@@ -14,15 +14,10 @@ namespace MoqLite.Protocol.Tests.Transport;
 /// </summary>
 public class QMuxReceiveTests
 {
-    // The test is the client, so its first unidirectional stream is 2.
-    private const long PeerUni = 2;
-
-    private static readonly QMuxTransportParameters Grant = new() { InitialMaxStreamsUni = 8, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 1 << 22 };
-
     [Fact]
     public async Task Bytes_examined_but_not_consumed_wait_for_more_and_then_read_as_one_span()
     {
-        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty);
         var input = await OpenAsync(link);
 
         var first = await ReadAsync(input);
@@ -31,7 +26,7 @@ public class QMuxReceiveTests
         var next = input.ReadAsync();
         Assert.False(next.IsCompleted, "everything was examined: the next read waits for new bytes");
 
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 3, "def"u8.ToArray(), fin: true);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, RawQMuxPeer.FirstUni, 3, "def"u8.ToArray(), fin: true);
         var second = await next.AsTask().WaitAsync(SessionPair.Timeout);
         Assert.True(second.Buffer.IsSingleSegment);
         Assert.Equal("abcdef"u8.ToArray(), second.Buffer.ToArray());
@@ -42,16 +37,16 @@ public class QMuxReceiveTests
     [Fact]
     public async Task A_reads_view_stays_intact_while_more_bytes_than_the_buffer_holds_arrive()
     {
-        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty);
         var input = await OpenAsync(link);
         var held = await ReadAsync(input);
 
         var large = new byte[12_000];
         Random.Shared.NextBytes(large);
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 3, large);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, RawQMuxPeer.FirstUni, 3, large);
         // Messages are processed in order: once a later stream is accepted, the large piece has landed.
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni + 4, 0, "x"u8.ToArray());
-        await AcceptAsync(link);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, RawQMuxPeer.FirstUni + 4, 0, "x"u8.ToArray());
+        await link.AcceptAsync();
 
         Assert.Equal("abc"u8.ToArray(), held.Buffer.ToArray());
         input.AdvanceTo(held.Buffer.GetPosition(1));
@@ -64,12 +59,12 @@ public class QMuxReceiveTests
     [Fact]
     public async Task A_reset_fails_the_waiting_read_with_the_peers_code()
     {
-        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty);
         var input = await OpenAsync(link);
         await ConsumeAsync(input);
         var waiting = input.ReadAsync().AsTask();
 
-        await RawQMuxPeer.SendFrameAsync(link.Peer, QMuxFrameType.ResetStream, PeerUni, 0x17, 3);
+        await RawQMuxPeer.SendFrameAsync(link.Peer, QMuxFrameType.ResetStream, RawQMuxPeer.FirstUni, 0x17, 3);
         var error = await Assert.ThrowsAsync<MoqStreamAbortedException>(() => waiting.WaitAsync(SessionPair.Timeout));
         Assert.Equal(0x17ul, error.WireCode);
     }
@@ -77,7 +72,7 @@ public class QMuxReceiveTests
     [Fact]
     public async Task A_cancelled_read_ends_only_that_read()
     {
-        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty);
         var input = await OpenAsync(link);
         await ConsumeAsync(input);
 
@@ -92,7 +87,7 @@ public class QMuxReceiveTests
         Assert.True(canceled.IsCanceled);
         input.AdvanceTo(canceled.Buffer.End);
 
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 3, "d"u8.ToArray(), fin: true);
+        await RawQMuxPeer.SendStreamAsync(link.Peer, RawQMuxPeer.FirstUni, 3, "d"u8.ToArray(), fin: true);
         var last = await ReadAsync(input);
         Assert.Equal("d"u8.ToArray(), last.Buffer.ToArray());
         Assert.True(last.IsCompleted);
@@ -106,10 +101,10 @@ public class QMuxReceiveTests
     public async Task Bytes_arrive_whole_and_in_order_however_they_are_split_and_read(int seed)
     {
         var random = new Random(seed);
-        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Grant);
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty);
         for (var stream = 0; stream < 8; stream++)
         {
-            var id = PeerUni + 4L * stream;
+            var id = RawQMuxPeer.FirstUni + 4L * stream;
             var payload = new byte[random.Next(1, 40_000)];
             random.NextBytes(payload);
             var pieces = new List<(int Offset, int Length)>();
@@ -120,7 +115,7 @@ public class QMuxReceiveTests
                 offset += length;
             }
             await RawQMuxPeer.SendStreamAsync(link.Peer, id, 0, payload.AsMemory(0, pieces[0].Length), fin: pieces.Count == 1);
-            var input = (await AcceptAsync(link)).Input!;
+            var input = (await link.AcceptAsync()).Input!;
             var sending = Task.Run(async () =>
             {
                 for (var i = 1; i < pieces.Count; i++)
@@ -157,7 +152,7 @@ public class QMuxReceiveTests
         // Every read completes at once, as on a socket the peer never lets drain. Start runs the receive loop
         // until its first receive that has to wait: it returns only if the loop gives its thread back by itself.
         var parameters = new ArrayBufferWriter<byte>();
-        Grant.WriteFrame(parameters, QMuxVersion.Draft01);
+        RawQMuxPeer.Plenty.WriteFrame(parameters, QMuxVersion.Draft01);
         var padding = new byte[64];
         const int Messages = 5_000;
         await using var wire = await EndlessMessages.CreateAsync(parameters.WrittenSpan.ToArray(), padding, signalAfter: Messages);
@@ -175,8 +170,8 @@ public class QMuxReceiveTests
     /// <summary>The peer opens its first stream with "abc"; the stream as accepted, to read.</summary>
     private static async Task<PipeReader> OpenAsync(RawQMuxPeer.Link link)
     {
-        await RawQMuxPeer.SendStreamAsync(link.Peer, PeerUni, 0, "abc"u8.ToArray());
-        return (await AcceptAsync(link)).Input!;
+        await RawQMuxPeer.SendStreamAsync(link.Peer, RawQMuxPeer.FirstUni, 0, "abc"u8.ToArray());
+        return (await link.AcceptAsync()).Input!;
     }
 
     private static async Task ConsumeAsync(PipeReader input)
@@ -186,7 +181,4 @@ public class QMuxReceiveTests
     }
 
     private static Task<ReadResult> ReadAsync(PipeReader input) => input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
-
-    private static async Task<MoqTransportStream> AcceptAsync(RawQMuxPeer.Link link) =>
-        await link.Connection.AcceptStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
 }

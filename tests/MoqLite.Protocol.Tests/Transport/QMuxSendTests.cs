@@ -11,14 +11,12 @@ namespace MoqLite.Protocol.Tests.Transport;
 /// </summary>
 public class QMuxSendTests
 {
-    private static readonly QMuxTransportParameters Plenty = new() { InitialMaxStreamsUni = 8, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 1 << 22 };
-
     [Theory]
     [InlineData(QMuxVersion.Draft01)]
     [InlineData(QMuxVersion.Draft02)]
     public async Task A_finished_stream_leaves_in_one_frame_with_its_end_and_retained_bytes_intact(QMuxVersion draft)
     {
-        await using var link = await RawQMuxPeer.ConnectAsync(draft, Plenty);
+        await using var link = await RawQMuxPeer.ConnectAsync(draft, RawQMuxPeer.Plenty);
         var stream = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
         var payload = new byte[5000];
         Random.Shared.NextBytes(payload);
@@ -37,7 +35,7 @@ public class QMuxSendTests
     [Fact]
     public async Task A_finished_streams_writer_serves_the_next_stream_which_sends_only_its_own_bytes_and_ignores_a_late_reset_of_the_first()
     {
-        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Plenty);
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty);
         var first = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
         var firstWriter = first.Output!;
         var firstPayload = new byte[3000];
@@ -155,7 +153,7 @@ public class QMuxSendTests
     /// <summary>A stream with a 4 KiB send buffer on a connection whose peer has granted no data credit yet.</summary>
     private static async Task<(RawQMuxPeer.Link Link, MoqTransportStream Stream)> OpenWithoutCreditAsync()
     {
-        var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, Plenty with { InitialMaxData = 0 }, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
+        var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty with { InitialMaxData = 0 }, new QMuxOptions { IdleTimeout = TimeSpan.Zero, StreamSendBuffer = 4096 });
         var stream = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
         return (link, stream);
     }

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using MoqLite.Coding;
+using MoqLite.Protocol.Tests.Sessions;
+using MoqLite.Transport;
 using MoqLite.Transport.QMux;
 
 namespace MoqLite.Protocol.Tests.Transport;
@@ -8,6 +10,12 @@ namespace MoqLite.Protocol.Tests.Transport;
 /// <summary>The test as a QMux peer on the far end of a WebSocket: grants credit by hand and reads STREAM frames off the wire.</summary>
 internal static class RawQMuxPeer
 {
+    /// <summary>The test's first unidirectional stream: the test is the client, so 2, then 6, 10…</summary>
+    public const long FirstUni = 2;
+
+    /// <summary>Credit that no test here runs out of: 8 unidirectional streams, 1 MiB each, 4 MiB in all.</summary>
+    public static readonly QMuxTransportParameters Plenty = new() { InitialMaxStreamsUni = 8, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 1 << 22 };
+
     /// <summary>One STREAM frame as it arrived.</summary>
     public sealed record StreamFrame(long Id, byte[] Data, bool Fin);
 
@@ -110,6 +118,9 @@ internal static class RawQMuxPeer
         public QMuxConnection Connection => connection;
 
         public WebSocket Peer => peer;
+
+        /// <summary>The next stream the peer opened, as the connection hands it over.</summary>
+        public async Task<MoqTransportStream> AcceptAsync() => await connection.AcceptStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
 
         public async ValueTask DisposeAsync()
         {
