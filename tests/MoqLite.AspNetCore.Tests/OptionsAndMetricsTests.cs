@@ -18,11 +18,13 @@ public class OptionsAndMetricsTests(WebApplicationFactory<Program> factory) : IC
         {
             options.Session.MaxGroupsInFlight = 0;
             options.WebSocketSubprotocols.Add("qmux-09.moq-lite-05");
+            options.QMux.MaxRecordSize = 100_000;
         });
         using var host = builder.Build();
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("MoqLite:Session.MaxGroupsInFlight", error.Message, StringComparison.Ordinal);
         Assert.Contains("'qmux-09.moq-lite-05'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MoqLite:QMux.MaxRecordSize", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

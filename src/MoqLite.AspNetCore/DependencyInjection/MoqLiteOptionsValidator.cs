@@ -34,6 +34,10 @@ internal sealed class MoqLiteOptionsValidator : IValidateOptions<MoqLiteOptions>
         {
             failures.Add($"MoqLite:QMux.MaxConcurrentStreams must be at least 4 (got {qmux.MaxConcurrentStreams}).");
         }
+        if (qmux.MaxRecordSize < (int)QMuxTransportParameters.DefaultMaxRecordSize || qmux.MaxRecordSize > QMuxConnection.MaxRecordSizeLimit)
+        {
+            failures.Add($"MoqLite:QMux.MaxRecordSize must be between {QMuxTransportParameters.DefaultMaxRecordSize} and {QMuxConnection.MaxRecordSizeLimit} (got {qmux.MaxRecordSize}).");
+        }
         if (qmux.IdleTimeout < TimeSpan.Zero)
         {
             failures.Add("MoqLite:QMux.IdleTimeout must not be negative.");

@@ -168,6 +168,22 @@ public class QMuxReceiveTests
     }
 
     /// <summary>The peer opens its first stream with "abc"; the stream as accepted, to read.</summary>
+    [Fact]
+    public async Task A_message_as_large_as_our_record_size_arrives_whole_and_a_larger_one_fails_the_connection()
+    {
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty, new QMuxOptions { IdleTimeout = TimeSpan.Zero, MaxRecordSize = 40_000 });
+        var large = new byte[39_000];
+        Random.Shared.NextBytes(large);
+
+        // Larger than the receive buffer starts at: it grows to take the message.
+        await RawQMuxPeer.SendStreamAsync(link.Peer, RawQMuxPeer.FirstUni, 0, large, fin: true);
+        Assert.Equal(large, await RawQMuxPeer.ReadToEndAsync(await link.AcceptAsync()));
+
+        await RawQMuxPeer.SendStreamAsync(link.Peer, RawQMuxPeer.FirstUni + 4, 0, new byte[40_000], fin: true);
+        var closed = await link.Connection.Closed.WaitAsync(SessionPair.Timeout);
+        Assert.Equal((ulong)MoqErrorCode.ProtocolViolation, closed.Code);
+    }
+
     private static async Task<PipeReader> OpenAsync(RawQMuxPeer.Link link)
     {
         await RawQMuxPeer.SendStreamAsync(link.Peer, RawQMuxPeer.FirstUni, 0, "abc"u8.ToArray());

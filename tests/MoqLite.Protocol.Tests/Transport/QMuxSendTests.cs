@@ -150,6 +150,31 @@ public class QMuxSendTests
         Assert.False(stream.SendCompleted.IsCompleted, "the queued bytes still wait for credit");
     }
 
+    [Theory]
+    [InlineData(65535, 1)]
+    [InlineData(16382, 4)]
+    public async Task Finished_streams_share_messages_up_to_the_peers_record_size_and_are_never_split_between_them(int peerRecordSize, int messages)
+    {
+        // No data credit until all four streams are queued, so one build of a message sees them all.
+        await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty with { InitialMaxData = 0, MaxRecordSize = (ulong)peerRecordSize });
+        var sent = new List<MoqTransportStream>();
+        for (var i = 0; i < 4; i++)
+        {
+            var stream = await link.Connection.OpenUnidirectionalStreamAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            var output = stream.Output!;
+            output.Write(new byte[12_000]);
+            await output.CompleteAsync();
+            sent.Add(stream);
+        }
+
+        await RawQMuxPeer.SendMaxDataAsync(link.Peer, 1 << 20);
+
+        var frames = await RawQMuxPeer.ReadStreamFramesAsync(link.Peer, seen => seen.Count(f => f.Fin) == 4).WaitAsync(SessionPair.Timeout);
+        Assert.Equal(sent.Select(s => s.Id).Order(), frames.Select(f => f.Id).Order());
+        Assert.All(frames, f => Assert.True(f.Fin && f.Data.Length == 12_000, "each stream whole in one frame"));
+        Assert.Equal(messages, frames.Select(f => f.Message).Distinct().Count());
+    }
+
     /// <summary>A stream with a 4 KiB send buffer on a connection whose peer has granted no data credit yet.</summary>
     private static async Task<(RawQMuxPeer.Link Link, MoqTransportStream Stream)> OpenWithoutCreditAsync()
     {

@@ -25,7 +25,7 @@ public class QMuxWholeStreamTests
         // Messages are handled in order, so the first stream accepted is the one that came in pieces.
         var accepted = await link.AcceptAsync();
         Assert.Equal(RawQMuxPeer.FirstUni + 4, accepted.Id);
-        Assert.Equal("in pieces"u8.ToArray(), await ReadToEndAsync(accepted));
+        Assert.Equal("in pieces"u8.ToArray(), await RawQMuxPeer.ReadToEndAsync(accepted));
         Assert.Equal(["whole"u8.ToArray()], taken);
     }
 
@@ -43,7 +43,7 @@ public class QMuxWholeStreamTests
 
         var accepted = await link.AcceptAsync();
         Assert.Equal(RawQMuxPeer.FirstUni + 4, accepted.Id);
-        Assert.Equal("second, in pieces"u8.ToArray(), await ReadToEndAsync(accepted));
+        Assert.Equal("second, in pieces"u8.ToArray(), await RawQMuxPeer.ReadToEndAsync(accepted));
         Assert.Equal(["third"u8.ToArray(), "first"u8.ToArray()], taken);
     }
 
@@ -62,7 +62,7 @@ public class QMuxWholeStreamTests
 
         var accepted = await link.AcceptAsync();
         Assert.Equal(RawQMuxPeer.FirstUni, accepted.Id);
-        Assert.Equal("declined"u8.ToArray(), await ReadToEndAsync(accepted));
+        Assert.Equal("declined"u8.ToArray(), await RawQMuxPeer.ReadToEndAsync(accepted));
         Assert.Equal(1, offered);
     }
 
@@ -98,21 +98,5 @@ public class QMuxWholeStreamTests
             return true;
         };
         return taken;
-    }
-
-    private static async Task<byte[]> ReadToEndAsync(MoqTransportStream stream)
-    {
-        var input = stream.Input!;
-        while (true)
-        {
-            var result = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
-            if (result.IsCompleted)
-            {
-                var bytes = result.Buffer.ToArray();
-                input.AdvanceTo(result.Buffer.End);
-                return bytes;
-            }
-            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-        }
     }
 }

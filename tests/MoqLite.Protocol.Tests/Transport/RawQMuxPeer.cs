@@ -16,8 +16,8 @@ internal static class RawQMuxPeer
     /// <summary>Credit that no test here runs out of: 8 unidirectional streams, 1 MiB each, 4 MiB in all.</summary>
     public static readonly QMuxTransportParameters Plenty = new() { InitialMaxStreamsUni = 8, InitialMaxStreamDataUni = 1 << 20, InitialMaxData = 1 << 22 };
 
-    /// <summary>One STREAM frame as it arrived.</summary>
-    public sealed record StreamFrame(long Id, byte[] Data, bool Fin);
+    /// <summary>One STREAM frame as it arrived, in the <paramref name="Message"/>-th WebSocket message read.</summary>
+    public sealed record StreamFrame(long Id, byte[] Data, bool Fin, int Message);
 
     /// <summary>
     /// A QMux connection on one end of an in-process WebSocket pair, with the test on the other end having sent
@@ -67,8 +67,10 @@ internal static class RawQMuxPeer
     {
         var frames = new List<StreamFrame>();
         var buffer = new byte[1 << 17];
+        var message = 0;
         while (!done(frames))
         {
+            message++;
             var length = 0;
             ValueWebSocketReceiveResult result;
             do
@@ -93,7 +95,7 @@ internal static class RawQMuxPeer
                         Take(ref span);
                     }
                     var size = (type & QMuxFrameType.Len) != 0 ? (int)Take(ref span) : span.Length;
-                    frames.Add(new StreamFrame(id, span[..size].ToArray(), (type & QMuxFrameType.Fin) != 0));
+                    frames.Add(new StreamFrame(id, span[..size].ToArray(), (type & QMuxFrameType.Fin) != 0, message));
                     span = span[size..];
                 }
                 else
@@ -103,6 +105,23 @@ internal static class RawQMuxPeer
             }
         }
         return frames;
+    }
+
+    /// <summary>Reads a stream's bytes up to its end.</summary>
+    public static async Task<byte[]> ReadToEndAsync(MoqTransportStream stream)
+    {
+        var input = stream.Input!;
+        while (true)
+        {
+            var result = await input.ReadAsync().AsTask().WaitAsync(SessionPair.Timeout);
+            if (result.IsCompleted)
+            {
+                var bytes = result.Buffer.ToArray();
+                input.AdvanceTo(result.Buffer.End);
+                return bytes;
+            }
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
     }
 
     private static ulong Take(ref ReadOnlySpan<byte> span)

@@ -11,12 +11,14 @@ public sealed partial class QMuxConnection
     // with many connections, the others' receives (and the applications reading groups) then starved — new sessions
     // timed out during their handshake.
     private const int MaxInlineReceives = 16;
+    private const int InitialReceiveBuffer = 16 * 1024;
 
     private async Task ReceiveLoopAsync()
     {
         // Our own limit on a message: max_record_size on 01/02, one 16 KiB frame on 00.
         var limit = Version == QMuxVersion.Draft00 ? MaxFrameSize00 : (int)_local.MaxRecordSize;
-        var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+        // Small to start with: most connections (an idle viewer, a control-only peer) never need more.
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limit + 1, InitialReceiveBuffer));
         var inlineReceives = 0;
         try
         {
@@ -26,9 +28,16 @@ public sealed partial class QMuxConnection
                 ValueWebSocketReceiveResult result;
                 do
                 {
-                    if (length > limit)
+                    if (length == buffer.Length)
                     {
-                        throw QMuxTransportParameters.Violation($"WebSocket message exceeds {limit} bytes");
+                        if (length > limit)
+                        {
+                            throw QMuxTransportParameters.Violation($"WebSocket message exceeds {limit} bytes");
+                        }
+                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(limit + 1, 2 * buffer.Length));
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
                     }
                     var receive = _socket.ReceiveAsync(buffer.AsMemory(length, buffer.Length - length), _shutdown.Token);
                     inlineReceives = receive.IsCompleted ? inlineReceives + 1 : 0;

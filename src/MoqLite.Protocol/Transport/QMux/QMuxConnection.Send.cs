@@ -152,7 +152,7 @@ public sealed partial class QMuxConnection
 
     private int MessageBudget => Version == QMuxVersion.Draft00
         ? MaxFrameSize00
-        : (int)Math.Min(_peer?.MaxRecordSize ?? QMuxTransportParameters.DefaultMaxRecordSize, SendBufferSize);
+        : (int)Math.Min(_peer?.MaxRecordSize ?? QMuxTransportParameters.DefaultMaxRecordSize, (ulong)(SendBufferSize - _headroom));
 
     /// <summary>
     /// Fills one WebSocket message: control frames first, then stream data by priority. qmux-00 carries exactly

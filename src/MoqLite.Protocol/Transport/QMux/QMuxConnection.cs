@@ -18,6 +18,8 @@ namespace MoqLite.Transport.QMux;
 public sealed partial class QMuxConnection : MoqTransportConnection
 {
     private const int MaxFrameSize00 = 16384;
+    /// <summary>The largest max_record_size we advertise: a message then fits a 64 KiB pooled buffer.</summary>
+    internal const int MaxRecordSizeLimit = 65535;
     private readonly object _gate = new();
     private readonly WebSocket _socket;
     // Our own server socket takes messages built behind room for its frame header: no copy on the way out.
@@ -83,6 +85,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
             InitialMaxStreamDataUni = options.StreamReceiveWindow,
             InitialMaxStreamsBidi = options.MaxConcurrentStreams,
             InitialMaxStreamsUni = options.MaxConcurrentStreams,
+            MaxRecordSize = (ulong)options.MaxRecordSize,
         };
     }
 
@@ -104,6 +107,10 @@ public sealed partial class QMuxConnection : MoqTransportConnection
     public static QMuxConnection Start(WebSocket socket, bool isServer, QMuxVersion version, string applicationProtocol, QMuxOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(socket);
+        if (options is { MaxRecordSize: < (int)QMuxTransportParameters.DefaultMaxRecordSize or > MaxRecordSizeLimit })
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"MaxRecordSize must be between {QMuxTransportParameters.DefaultMaxRecordSize} and {MaxRecordSizeLimit}.");
+        }
         var connection = new QMuxConnection(socket, isServer, version, applicationProtocol, options ?? new QMuxOptions());
         var parameters = new ArrayBufferWriter<byte>(128);
         connection._local.WriteFrame(parameters, version);
