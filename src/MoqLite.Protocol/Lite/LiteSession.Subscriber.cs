@@ -216,6 +216,10 @@ public sealed partial class LiteSession
         {
             group.Abort(ex.Code);
         }
+        catch (InvalidOperationException)
+        {
+            // The group was finished from elsewhere first (its track ended): there is nobody left to deliver to.
+        }
         return true;
     }
 
