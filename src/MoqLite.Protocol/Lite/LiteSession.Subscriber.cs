@@ -139,22 +139,7 @@ public sealed partial class LiteSession
     {
         var input = stream.Input!;
         var header = await PipeMessages.ReadRequiredAsync<GroupHeader>(input, Version, _options.MaxMessageSize, Closing).ConfigureAwait(false);
-        if (NeverRequested(header.SubscribeId))
-        {
-            throw new ProtocolViolationException($"GROUP: subscription {header.SubscribeId} was never requested");
-        }
-        if (!_upstream.TryGetValue(header.SubscribeId, out var track) || track.IsCompleted)
-        {
-            // A subscription we already closed: not an error, just not wanted.
-            stream.StopSending((ulong)MoqErrorCode.Cancel);
-            return;
-        }
-        MoqGroup group;
-        try
-        {
-            group = track.CreateGroup(header.Sequence);
-        }
-        catch (InvalidOperationException)
+        if (CreateReceivedGroup(header) is not { } group)
         {
             stream.StopSending((ulong)MoqErrorCode.Cancel);
             return;
@@ -175,11 +160,30 @@ public sealed partial class LiteSession
         }
     }
 
-    /// <summary>True for a subscription id this session has not issued (yet): a peer sending groups for it breaks the protocol.</summary>
-    private bool NeverRequested(ulong subscribeId)
+    /// <summary>
+    /// The group a GROUP header opens, or null when it is not wanted: its subscription was already closed here (or
+    /// its track ended), or the track refuses the sequence. Neither is an error.
+    /// </summary>
+    /// <exception cref="ProtocolViolationException">The header names a subscription this session never issued.</exception>
+    private MoqGroup? CreateReceivedGroup(GroupHeader header)
     {
         var latest = Interlocked.Read(ref _nextSubscribeId);
-        return latest < 0 || subscribeId > (ulong)latest;
+        if (latest < 0 || header.SubscribeId > (ulong)latest)
+        {
+            throw new ProtocolViolationException($"GROUP: subscription {header.SubscribeId} was never requested");
+        }
+        if (!_upstream.TryGetValue(header.SubscribeId, out var track) || track.IsCompleted)
+        {
+            return null;
+        }
+        try
+        {
+            return track.CreateGroup(header.Sequence);
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     /// <summary>
@@ -190,20 +194,22 @@ public sealed partial class LiteSession
     /// </summary>
     private bool TryReceiveWholeGroup(ReadOnlySequence<byte> stream)
     {
-        MoqGroup group;
+        MoqGroup? group;
         try
         {
             if (!LiteCodec.TryReadVarInt(ref stream, out var type) || type != (ulong)LiteUniType.Group
                 || !LiteCodec.TryRead<GroupHeader>(ref stream, Version, _options.MaxMessageSize, out var header)
-                || NeverRequested(header.SubscribeId)
-                || !_upstream.TryGetValue(header.SubscribeId, out var track) || track.IsCompleted
                 || !WriteWholeFrames(stream, group: null))
             {
                 return false;
             }
-            group = track.CreateGroup(header.Sequence);
+            group = CreateReceivedGroup(header);
         }
-        catch (Exception ex) when (ex is ProtocolViolationException or InvalidOperationException)
+        catch (ProtocolViolationException)
+        {
+            return false;
+        }
+        if (group is null)
         {
             return false;
         }

@@ -365,8 +365,7 @@ public sealed partial class QMuxConnection
     /// </summary>
     private bool TryReceiveWholeStream(long id, ReadOnlyMemory<byte> data)
     {
-        var peerUnidirectional = (id & 2) != 0 && ((id & 1) == 1) != _isServer;
-        if (!peerUnidirectional || WholeStreamReceived is not { } handler)
+        if (!IsPeerUnidirectional(id) || WholeStreamReceived is not { } handler)
         {
             return false;
         }
@@ -407,6 +406,11 @@ public sealed partial class QMuxConnection
         return true;
     }
 
+    /// <summary>Whether the peer opened stream <paramref name="id"/>: its low bit names the side that did (RFC 9000 §2.1).</summary>
+    private bool IsPeerInitiated(long id) => ((id & 1) == 1) != _isServer;
+
+    private bool IsPeerUnidirectional(long id) => (id & 2) != 0 && IsPeerInitiated(id);
+
     /// <summary>Finds (or implicitly opens) the stream a peer frame names; null when it was already retired.</summary>
     private QMuxStream? StreamForReceiveLocked(long id)
     {
@@ -418,10 +422,9 @@ public sealed partial class QMuxConnection
             }
             return stream;
         }
-        var peerInitiated = ((id & 1) == 1) != _isServer;
         var unidirectional = (id & 2) != 0;
         var index = (ulong)id >> 2;
-        if (!peerInitiated)
+        if (!IsPeerInitiated(id))
         {
             if (unidirectional)
             {
@@ -492,7 +495,7 @@ public sealed partial class QMuxConnection
         lock (_gate)
         {
             _streams.TryGetValue(id, out stream);
-            if ((id & 2) != 0 && ((id & 1) == 1) != _isServer)
+            if (IsPeerUnidirectional(id))
             {
                 throw QMuxTransportParameters.Violation($"STOP_SENDING for receive-only stream {id}");
             }
