@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MoqLite.Coding;
 using MoqLite.Lite.Messages;
 using MoqLite.Model;
@@ -190,9 +191,11 @@ public sealed partial class LiteSession
     /// A group stream that arrived whole goes from the transport's receive buffer straight into its group: the usual
     /// case for a group that fits one message. Anything else — another stream type, a malformed group, a subscription
     /// that is not (or no longer) ours, a group the track refuses — returns false before changing anything, and the
-    /// stream path refuses or fails it as it would any stream.
+    /// stream path refuses or fails it as it would any stream. A group that fills a good part of the message's
+    /// <paramref name="storage"/> keeps its frames there, with no copy; a small one is copied, so that a group held in a
+    /// cache never pins a buffer many times its size.
     /// </summary>
-    private bool TryReceiveWholeGroup(ReadOnlySequence<byte> stream)
+    private bool TryReceiveWholeGroup(ReadOnlySequence<byte> stream, SharedBuffer? storage)
     {
         MoqGroup? group;
         try
@@ -215,7 +218,7 @@ public sealed partial class LiteSession
         }
         try
         {
-            WriteWholeFrames(stream, group);
+            WriteWholeFrames(stream, group, stream.Length * 8 >= storage?.Array.Length ? storage : null);
             group.Complete();
         }
         catch (MoqException ex)
@@ -229,8 +232,11 @@ public sealed partial class LiteSession
         return true;
     }
 
-    /// <summary>Walks the frame records of a whole group, writing them into <paramref name="group"/> unless it is null; false if they are not exactly whole frames.</summary>
-    private bool WriteWholeFrames(ReadOnlySequence<byte> frames, MoqGroup? group)
+    /// <summary>
+    /// Walks the frame records of a whole group, writing them into <paramref name="group"/> unless it is null (or
+    /// having it adopt them where they lie in <paramref name="storage"/>); false if they are not exactly whole frames.
+    /// </summary>
+    private bool WriteWholeFrames(ReadOnlySequence<byte> frames, MoqGroup? group, SharedBuffer? storage = null)
     {
         long timestamp = 0;
         while (!frames.IsEmpty)
@@ -242,7 +248,15 @@ public sealed partial class LiteSession
             timestamp += delta;
             if (group is not null)
             {
-                group.WriteFrame(frames.Slice(0, length), timestamp);
+                var payload = frames.Slice(0, length);
+                if (storage is not null && MemoryMarshal.TryGetArray(payload.First, out var lies) && lies.Array == storage.Array)
+                {
+                    group.AdoptFrame(storage, lies.Offset, lies.Count, timestamp);
+                }
+                else
+                {
+                    group.WriteFrame(payload, timestamp);
+                }
                 _options.Metrics?.FrameReceived(length);
             }
             frames = frames.Slice(length);

@@ -6,9 +6,9 @@ namespace MoqLite.Model;
 
 /// <summary>
 /// A group: an ordered list of frames written once and read by any number of <see cref="GroupReader"/>s,
-/// each at its own pace. Frames are copied into pooled chunks that return to the pool once the producer has
-/// finished the group, the track's cache has dropped it and every reader has let go, so relaying a frame allocates
-/// nothing.
+/// each at its own pace. Frames are copied into pooled chunks (or, for a group that arrived whole, stay in the
+/// received message) that return to the pool once the producer has finished the group, the track's cache has dropped
+/// it and every reader has let go, so relaying a frame allocates nothing.
 /// </summary>
 public sealed class MoqGroup
 {
@@ -23,6 +23,8 @@ public sealed class MoqGroup
     // Storage: the first chunk and the first frame's place are fields, since most groups on the wire (audio, a
     // keyframe, a relay's single-frame groups) have one of each; more spill into pooled arrays.
     private byte[]? _firstChunk;
+    // Set when the first chunk is a received message the group adopted rather than a pooled array of its own.
+    private SharedBuffer? _adopted;
     private byte[][] _moreChunks = [];
     private int _chunkCount;
     private int _chunkUsed;
@@ -95,6 +97,34 @@ public sealed class MoqGroup
         {
             var destination = Reserve(checked((int)payload.Length), timestamp);
             payload.CopyTo(destination.Span);
+        }
+        Wake();
+    }
+
+    /// <summary>
+    /// Appends a frame that stays where it arrived, at <paramref name="offset"/> in <paramref name="storage"/> (a received
+    /// message), on which the group holds a reference until its storage is released: no copy. Only a group whose
+    /// frames all come from that one buffer adopts them.
+    /// </summary>
+    internal void AdoptFrame(SharedBuffer storage, int offset, int length, long timestamp)
+    {
+        lock (_gate)
+        {
+            ThrowIfCompletedLocked();
+            if (_chunkCount == 0)
+            {
+                storage.Retain();
+                _adopted = storage;
+                _firstChunk = storage.Array;
+                _chunkCount = 1;
+                // Full as far as Reserve is concerned: a frame written later gets a chunk of its own.
+                _chunkUsed = storage.Array.Length;
+            }
+            else if (!ReferenceEquals(_adopted, storage) || _chunkCount != 1)
+            {
+                throw new InvalidOperationException($"Group {Sequence} adopts frames from one received buffer only.");
+            }
+            AppendFrameLocked(new FrameRef(0, offset, length, timestamp));
         }
         Wake();
     }
@@ -226,6 +256,7 @@ public sealed class MoqGroup
     internal void Release()
     {
         byte[]? first;
+        SharedBuffer? adopted;
         byte[][] more;
         FrameRef[] frames;
         int chunkCount;
@@ -235,12 +266,16 @@ public sealed class MoqGroup
             {
                 return;
             }
-            (first, more, frames, chunkCount) = (_firstChunk, _moreChunks, _moreFrames, _chunkCount);
-            (_firstChunk, _moreChunks, _moreFrames) = (null, [], []);
+            (first, adopted, more, frames, chunkCount) = (_firstChunk, _adopted, _moreChunks, _moreFrames, _chunkCount);
+            (_firstChunk, _adopted, _moreChunks, _moreFrames) = (null, null, [], []);
             _chunkCount = 0;
             _frameCount = 0;
         }
-        if (first is not null)
+        if (adopted is not null)
+        {
+            adopted.Release();
+        }
+        else if (first is not null)
         {
             BufferPool.Shared.Return(first);
         }
@@ -258,12 +293,17 @@ public sealed class MoqGroup
         }
     }
 
-    private Memory<byte> Reserve(int length, long timestamp)
+    private void ThrowIfCompletedLocked()
     {
         if (IsCompleted)
         {
             throw new InvalidOperationException($"Group {Sequence} is already finished.");
         }
+    }
+
+    private Memory<byte> Reserve(int length, long timestamp)
+    {
+        ThrowIfCompletedLocked();
         if (_chunkCount == 0 || _chunkUsed + length > ChunkLocked(_chunkCount - 1).Length)
         {
             // Start at the first frame's size and double: a one-frame group (audio, a keyframe) then holds one buffer
@@ -283,6 +323,14 @@ public sealed class MoqGroup
             _chunkUsed = 0;
         }
         var entry = new FrameRef(_chunkCount - 1, _chunkUsed, length, timestamp);
+        AppendFrameLocked(entry);
+        var memory = new Memory<byte>(ChunkLocked(entry.Chunk), _chunkUsed, length);
+        _chunkUsed += length;
+        return memory;
+    }
+
+    private void AppendFrameLocked(FrameRef entry)
+    {
         if (_frameCount == 0)
         {
             _firstFrame = entry;
@@ -292,12 +340,9 @@ public sealed class MoqGroup
             Grow(ref _moreFrames, _frameCount - 1);
             _moreFrames[_frameCount - 1] = entry;
         }
-        var memory = new Memory<byte>(ChunkLocked(entry.Chunk), _chunkUsed, length);
-        _chunkUsed += length;
         Volatile.Write(ref _frameCount, _frameCount + 1);
-        Interlocked.Add(ref _bytes, length);
+        Interlocked.Add(ref _bytes, entry.Length);
         Touch();
-        return memory;
     }
 
     private void Touch() => Volatile.Write(ref _updatedTimestamp, Track?.NowMilliseconds() ?? Environment.TickCount64);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using MoqLite.Coding;
 
 namespace MoqLite.Transport;
 
@@ -41,10 +42,11 @@ public abstract class MoqTransportConnection : IAsyncDisposable
     /// <summary>
     /// Set by the session: takes a peer unidirectional stream whose every byte and end arrived together, straight
     /// from the transport's receive buffer, with no stream object, pipe or accept. The bytes are only valid during
-    /// the call. Returns false to have that stream accepted as usual instead. Transports that never see a stream
-    /// whole ignore it.
+    /// the call, unless the handler takes a reference on the <see cref="SharedBuffer"/> they lie in, when the
+    /// transport gives one. Returns false to have that stream accepted as usual instead. Transports that never see a
+    /// stream whole ignore it.
     /// </summary>
-    internal Func<ReadOnlySequence<byte>, bool>? WholeStreamReceived { get; set; }
+    internal Func<ReadOnlySequence<byte>, SharedBuffer?, bool>? WholeStreamReceived { get; set; }
 
     /// <summary>Closes the connection with an application code and reason. Idempotent.</summary>
     public abstract ValueTask CloseAsync(ulong code, string reason);

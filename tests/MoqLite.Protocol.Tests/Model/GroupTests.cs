@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using MoqLite.Coding;
 using MoqLite.Model;
 using MoqLite.Protocol.Tests.Sessions;
 
@@ -5,6 +7,31 @@ namespace MoqLite.Protocol.Tests.Model;
 
 public class GroupTests
 {
+    [Fact]
+    public async Task Adopted_frames_are_read_where_they_arrived_and_hold_their_buffer_until_the_last_reader_lets_go()
+    {
+        var received = new SharedBuffer(1024);
+        Random.Shared.NextBytes(received.Array);
+        var group = new MoqGroup(0, track: null);
+        group.AdoptFrame(received, 10, 100, timestamp: 1);
+        group.AdoptFrame(received, 120, 50, timestamp: 2);
+        var reader = group.OpenReader();
+        group.Complete();
+
+        var first = (await reader.ReadFrameAsync())!.Value;
+        var second = (await reader.ReadFrameAsync())!.Value;
+        Assert.True(MemoryMarshal.TryGetArray(first.Payload, out var place));
+        Assert.Same(received.Array, place.Array);
+        Assert.Equal((10, 100, 1L), (place.Offset, place.Count, first.Timestamp));
+        Assert.True(second.Payload.Span.SequenceEqual(received.Array.AsSpan(120, 50)));
+        Assert.Null(await reader.ReadFrameAsync());
+        Assert.True(received.IsShared);
+        reader.Dispose();
+        // Only the receiver's own reference is left: it may reuse the buffer.
+        Assert.False(received.IsShared);
+        received.Release();
+    }
+
     [Fact]
     public async Task WaitForReadersAsync_completes_when_every_subscription_is_done_with_the_group()
     {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MoqLite.Client;
 using MoqLite.Lite;
 using MoqLite.Model;
@@ -187,6 +188,46 @@ public sealed class QMuxSessionTests : SessionTests, IAsyncLifetime, IDisposable
         Assert.True(await announcements.MoveNextAsync().AsTask().WaitAsync(SessionPair.Timeout));
         Assert.Equal("ok", announcements.Current.Path);
         Assert.False(healthyServer.Completion.IsCompleted);
+    }
+
+    [Theory]
+    [InlineData(4000, true)]
+    [InlineData(100, false)]
+    public async Task A_whole_group_keeps_its_frames_in_the_received_message_unless_small_and_later_messages_leave_them_intact(int size, bool kept)
+    {
+        var relay = new MoqOrigin();
+        await using var server = await LoopbackQMuxServer.StartAsync(relay);
+        var broadcast = new MoqBroadcast();
+        var track = broadcast.CreateTrack("t", TrackInfo.Default);
+        relay.Publish("d", broadcast);
+        await using var client = await MoqClient.ConnectAsync(server.Uri);
+        var remote = await client.Consume("d").GetTrackAsync("t").AsTask().WaitAsync(SessionPair.Timeout);
+        using var subscription = remote!.Subscribe(maxBacklog: 8);
+        await WaitUntilAsync(() => track.SubscriptionCount == 1);
+
+        var payloads = new List<byte[]>();
+        var readers = new List<GroupReader>();
+        for (var i = 0; i < 3; i++)
+        {
+            var payload = new byte[size];
+            Random.Shared.NextBytes(payload);
+            payloads.Add(payload);
+            var group = track.AppendGroup();
+            group.WriteFrame(payload, i);
+            group.Complete();
+            // Held unread while the next groups arrive, in messages of their own.
+            readers.Add((await subscription.NextGroupAsync().AsTask().WaitAsync(SessionPair.Timeout))!);
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var reader = readers[i];
+            var frame = (await reader.ReadFrameAsync().AsTask().WaitAsync(SessionPair.Timeout))!.Value;
+            Assert.True(frame.Payload.Span.SequenceEqual(payloads[i]));
+            // A frame kept where it arrived sits behind the QMux and group headers; a copy starts its own chunk.
+            Assert.True(MemoryMarshal.TryGetArray(frame.Payload, out var place));
+            Assert.Equal(kept, place.Offset > 0);
+        }
     }
 
     [Fact]

@@ -52,7 +52,7 @@ public class QMuxWholeStreamTests
     {
         await using var link = await RawQMuxPeer.ConnectAsync(QMuxVersion.Draft01, RawQMuxPeer.Plenty);
         var offered = 0;
-        link.Connection.WholeStreamReceived = _ =>
+        link.Connection.WholeStreamReceived = (_, _) =>
         {
             offered++;
             return false;
@@ -92,7 +92,7 @@ public class QMuxWholeStreamTests
     private static List<byte[]> TakeWhole(RawQMuxPeer.Link link)
     {
         var taken = new List<byte[]>();
-        link.Connection.WholeStreamReceived = data =>
+        link.Connection.WholeStreamReceived = (data, _) =>
         {
             taken.Add(data.ToArray());
             return true;

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Numerics;
+using MoqLite.Coding;
 
 namespace MoqLite.Transport.QMux;
 
@@ -13,12 +15,15 @@ public sealed partial class QMuxConnection
     private const int MaxInlineReceives = 16;
     private const int InitialReceiveBuffer = 16 * 1024;
 
+    // The buffer the message being processed lies in (touched only by the receive loop).
+    private SharedBuffer? _receiving;
+
     private async Task ReceiveLoopAsync()
     {
         // Our own limit on a message: max_record_size on 01/02, one 16 KiB frame on 00.
         var limit = Version == QMuxVersion.Draft00 ? MaxFrameSize00 : (int)_local.MaxRecordSize;
         // Small to start with: most connections (an idle viewer, a control-only peer) never need more.
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limit + 1, InitialReceiveBuffer));
+        var buffer = new SharedBuffer(Math.Min(limit + 1, InitialReceiveBuffer));
         var inlineReceives = 0;
         try
         {
@@ -28,18 +33,18 @@ public sealed partial class QMuxConnection
                 ValueWebSocketReceiveResult result;
                 do
                 {
-                    if (length == buffer.Length)
+                    if (length == buffer.Array.Length)
                     {
                         if (length > limit)
                         {
                             throw QMuxTransportParameters.Violation($"WebSocket message exceeds {limit} bytes");
                         }
-                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(limit + 1, 2 * buffer.Length));
-                        buffer.AsSpan(0, length).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
+                        var larger = new SharedBuffer(Math.Min(limit + 1, 2 * length));
+                        buffer.Array.AsSpan(0, length).CopyTo(larger.Array);
+                        buffer.Release();
                         buffer = larger;
                     }
-                    var receive = _socket.ReceiveAsync(buffer.AsMemory(length, buffer.Length - length), _shutdown.Token);
+                    var receive = _socket.ReceiveAsync(buffer.Array.AsMemory(length), _shutdown.Token);
                     inlineReceives = receive.IsCompleted ? inlineReceives + 1 : 0;
                     result = await receive.ConfigureAwait(false);
                     length += result.Count;
@@ -58,7 +63,16 @@ public sealed partial class QMuxConnection
                     case WebSocketMessageType.Text:
                         throw QMuxTransportParameters.Violation("text WebSocket message");
                 }
-                ProcessMessage(buffer.AsMemory(0, length));
+                _receiving = buffer;
+                ProcessMessage(buffer.Array.AsMemory(0, length));
+                _receiving = null;
+                if (buffer.IsShared)
+                {
+                    // Groups kept their frames in it: the next message goes into a new buffer, sized for messages like
+                    // this one so a group held in a cache does not pin much more than itself.
+                    buffer.Release();
+                    buffer = new SharedBuffer(Math.Min(limit + 1, Math.Max(InitialReceiveBuffer, (int)BitOperations.RoundUpToPowerOf2((uint)length))));
+                }
                 if (_closed.Task.IsCompleted)
                 {
                     return;
@@ -80,7 +94,8 @@ public sealed partial class QMuxConnection
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _receiving = null;
+            buffer.Release();
         }
     }
 
@@ -380,7 +395,7 @@ public sealed partial class QMuxConnection
             }
         }
         // Only this loop opens peer streams, so the checks above still hold.
-        if (!handler(new ReadOnlySequence<byte>(data)))
+        if (!handler(new ReadOnlySequence<byte>(data), _receiving))
         {
             return false;
         }
