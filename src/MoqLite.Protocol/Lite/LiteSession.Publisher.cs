@@ -129,7 +129,7 @@ public sealed partial class LiteSession
         try
         {
             var track = await ResolveTrackAsync("SUBSCRIBE", subscribe.Broadcast, subscribe.Track).ConfigureAwait(false);
-            using var subscription = track.Subscribe(subscribe.StartGroup, subscribe.EndGroup, _options.MaxGroupsInFlight);
+            using var subscription = track.Subscribe(subscribe.StartGroup, subscribe.EndGroup, _options.MaxGroupsInFlight, batched: true);
             _options.Metrics?.SubscriptionStarted();
             using var counted = new SubscriptionCount(_options.Metrics);
             using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Closing);

@@ -12,12 +12,18 @@ internal sealed class AsyncSignal : IValueTaskSource<bool>
     private readonly object _gate = new();
     private WaiterCore<bool> _core;
     private bool _pending;
+    private readonly bool _inline;
 
     /// <param name="inline">
     /// Resume the waiter on the thread that calls <see cref="Set"/>, which must then hold no lock; by default the
     /// waiter resumes on the thread pool.
     /// </param>
-    public AsyncSignal(bool inline = false) => _core.RunContinuationsAsynchronously = !inline;
+    public AsyncSignal(bool inline = false)
+    {
+        _inline = inline;
+        _core.RunContinuationsAsynchronously = !inline;
+    }
+
 
     /// <summary>Waits for the next <see cref="Set"/>; returns at once if one is pending.</summary>
     public ValueTask<bool> WaitAsync(CancellationToken cancellationToken)
@@ -36,13 +42,20 @@ internal sealed class AsyncSignal : IValueTaskSource<bool>
             }
             cancellationToken.ThrowIfCancellationRequested();
             version = _core.BeginLocked();
+            // A SetInline may have overridden the mode for the previous wait only.
+            _core.RunContinuationsAsynchronously = !_inline;
         }
         _core.Register(static (state, token) => ((AsyncSignal)state!).Cancel(token), this, cancellationToken);
         return new ValueTask<bool>(this, version);
     }
 
     /// <summary>Wakes the waiter, or leaves a pending signal for the next wait.</summary>
-    public void Set()
+    public void Set() => Signal(_inline);
+
+    /// <summary>Like <see cref="Set"/>, but the waiter resumes on this thread, which must hold no lock.</summary>
+    public void SetInline() => Signal(inline: true);
+
+    private void Signal(bool inline)
     {
         lock (_gate)
         {
@@ -52,6 +65,7 @@ internal sealed class AsyncSignal : IValueTaskSource<bool>
                 return;
             }
             _core.IsWaiting = false;
+            _core.RunContinuationsAsynchronously = !inline;
         }
         _core.SetResult(true);
     }

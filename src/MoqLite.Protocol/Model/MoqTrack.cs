@@ -12,6 +12,11 @@ public sealed class MoqTrack
     private readonly object _gate = new();
     private readonly List<MoqGroup> _cache = [];
     private readonly List<TrackSubscription> _subscriptions = [];
+    // The relay's own subscriptions, woken together by one thread-pool item per new group (see WakeSubscriptions).
+    // Replaced, never changed, so the item reads it without the lock.
+    private TrackSubscription[] _batched = [];
+    private BatchedWake? _batchedWake;
+    private bool _batchedWakeQueued;
     private ulong _nextSequence;
     private readonly int _maxCachedGroups;
     private readonly TimeProvider _time;
@@ -109,9 +114,16 @@ public sealed class MoqTrack
     /// the cached groups from <paramref name="startGroup"/> on. <paramref name="maxBacklog"/> bounds the groups queued
     /// for a slow subscriber: beyond it the oldest whole groups are dropped.
     /// </summary>
-    public TrackSubscription Subscribe(ulong? startGroup = null, ulong? endGroup = null, int maxBacklog = 16)
+    public TrackSubscription Subscribe(ulong? startGroup = null, ulong? endGroup = null, int maxBacklog = 16) =>
+        Subscribe(startGroup, endGroup, maxBacklog, batched: false);
+
+    /// <summary>
+    /// Subscribes; a <paramref name="batched"/> subscription is woken with the others of its kind, one after another
+    /// on one thread-pool item, and resumes its waiter there: only for code that never blocks, like a relay's delivery.
+    /// </summary>
+    internal TrackSubscription Subscribe(ulong? startGroup, ulong? endGroup, int maxBacklog, bool batched)
     {
-        var subscription = new TrackSubscription(this, endGroup, maxBacklog);
+        var subscription = new TrackSubscription(this, endGroup, maxBacklog) { IsBatched = batched };
         var first = false;
         lock (_gate)
         {
@@ -131,6 +143,10 @@ public sealed class MoqTrack
             {
                 first = _subscriptions.Count == 0;
                 _subscriptions.Add(subscription);
+                if (batched)
+                {
+                    _batched = [.. _batched, subscription];
+                }
             }
         }
         if (first)
@@ -157,13 +173,49 @@ public sealed class MoqTrack
     }
 
     /// <summary>Wakes every subscription: a group queued to them while empty became readable.</summary>
+    /// <remarks>
+    /// Each application subscription resumes on the thread pool on its own. A relay's subscriptions instead are woken
+    /// by one thread-pool item that resumes each delivery in turn, as a broadcast loop would: a work item per
+    /// subscriber per group cost more than the delivery it started.
+    /// </remarks>
     internal void WakeSubscriptions()
     {
+        var queue = false;
         lock (_gate)
         {
             foreach (var subscription in _subscriptions)
             {
-                subscription.Wake();
+                if (!subscription.IsBatched)
+                {
+                    subscription.Wake();
+                }
+            }
+            if (_batched.Length > 0 && !_batchedWakeQueued)
+            {
+                _batchedWakeQueued = queue = true;
+            }
+        }
+        if (queue)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(_batchedWake ??= new BatchedWake(this), preferLocal: false);
+        }
+    }
+
+    /// <summary>Wakes the batched subscriptions one after another, outside any lock.</summary>
+    private sealed class BatchedWake(MoqTrack track) : IThreadPoolWorkItem
+    {
+        public void Execute()
+        {
+            TrackSubscription[] batched;
+            lock (track._gate)
+            {
+                // Cleared first: a group made readable while this runs queues another round rather than being missed.
+                track._batchedWakeQueued = false;
+                batched = track._batched;
+            }
+            foreach (var subscription in batched)
+            {
+                subscription.WakeInline();
             }
         }
     }
@@ -174,6 +226,10 @@ public sealed class MoqTrack
         lock (_gate)
         {
             idle = _subscriptions.Remove(subscription) && _subscriptions.Count == 0;
+            if (subscription.IsBatched)
+            {
+                _batched = [.. _batched.Where(other => other != subscription)];
+            }
         }
         if (idle)
         {
@@ -233,6 +289,7 @@ public sealed class MoqTrack
             AbortCode = code;
             subscriptions = [.. _subscriptions];
             _subscriptions.Clear();
+            _batched = [];
             foreach (var group in _cache)
             {
                 if (!group.IsCompleted)
@@ -357,6 +414,12 @@ public sealed class TrackSubscription : IDisposable
     }
 
     internal void Wake() => _signal.Set();
+
+    /// <summary>Wakes the waiter on this thread (see <see cref="MoqTrack.WakeSubscriptions"/>); the caller holds no lock.</summary>
+    internal void WakeInline() => _signal.SetInline();
+
+    /// <summary>Woken with the track's other batched subscriptions rather than on its own.</summary>
+    internal bool IsBatched { get; init; }
 
     /// <summary>Keeps a reader the caller disposed and will never touch again, for a later group.</summary>
     internal void Recycle(GroupReader reader)

@@ -77,6 +77,32 @@ public class GroupTests
     }
 
     [Fact]
+    public async Task Batched_subscriptions_are_woken_one_after_another_on_one_thread_and_each_gets_every_group()
+    {
+        var track = new MoqTrack("t", TrackInfo.Default);
+        using var first = track.Subscribe(null, null, 16, batched: true);
+        using var second = track.Subscribe(null, null, 16, batched: true);
+        using var own = track.Subscribe();
+
+        for (var sequence = 0UL; sequence < 3; sequence++)
+        {
+            var woken = new[] { WokenOnAsync(first), WokenOnAsync(second), WokenOnAsync(own) };
+            var group = track.AppendGroup();
+            group.WriteFrame("x"u8, 0);
+            group.Complete();
+            var threads = await Task.WhenAll(woken).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(threads[0].Thread, threads[1].Thread);
+            Assert.All(threads, woke => Assert.Equal(sequence, woke.Sequence));
+        }
+
+        static async Task<(int Thread, ulong Sequence)> WokenOnAsync(TrackSubscription subscription)
+        {
+            using var reader = (await subscription.NextGroupAsync().ConfigureAwait(false))!;
+            return (Environment.CurrentManagedThreadId, reader.Sequence);
+        }
+    }
+
+    [Fact]
     public async Task An_empty_group_already_queued_is_handed_to_a_subscriber_that_asks()
     {
         var track = new MoqTrack("t", TrackInfo.Default);
