@@ -1,6 +1,8 @@
 // MoqLite benchmarks: one command, quick or full.
 //   dotnet run -c Release --project bench/MoqLite.Benchmarks -- --quick     (under five minutes on 2 cores)
 //   dotnet run -c Release --project bench/MoqLite.Benchmarks                (the full matrix)
+//   dotnet run -c Release --project bench/MoqLite.Benchmarks -- ratios bench/results/fanout-<time>.csv
+//                                                                           (a saved run's ratio lines again)
 // Runs the codec benchmarks (BenchmarkDotNet, memory diagnoser), then the fan-out matrix with the server and the
 // subscribers in separate processes, then the idle-session scale test; writes bench/results/ and ends with the ratios.
 // The other verbs are the child processes the orchestrator starts.
@@ -30,6 +32,12 @@ switch (verb)
         return 0;
     case "fanout":
         return await new Orchestrator(quick, results).RunAsync();
+    case "ratios":
+        foreach (var line in RatioLines.From(RatioLines.ReadCsv(args[1])))
+        {
+            Console.WriteLine(line);
+        }
+        return 0;
     default:
         RunCodec(quick, results);
         return await new Orchestrator(quick, results).RunAsync();

@@ -264,34 +264,10 @@ internal sealed class Orchestrator(bool quick, string resultsDirectory)
         Console.WriteLine(md);
         Console.WriteLine($"results: {Path.Combine(resultsDirectory, $"fanout-{stamp}.md")} and .csv");
 
-        // The ratio lines come from repeated 10 KB runs: the flat-out figures are medians, the 30/s tails means.
-        List<RunResult> Runs(string mode, int n, int rate, bool slow) =>
-            [.. _results.Where(r => r.Config.Mode == mode && r.Config.Subscribers == n && r.Config.FrameSize == 10 * 1024 && r.Config.RateHz == rate && r.Config.SlowConsumer == slow)];
-        double? FlatOut(string mode, Func<RunResult, double> figure) => Runs(mode, 100, 0, slow: false) is { Count: > 0 } runs ? Median(runs.Select(figure)) : null;
-        double? MeanP99(int n, bool slow) => Runs("moqlite", n, 30, slow) is { Count: > 0 } runs ? runs.Average(r => r.P99Ms) : null;
-        var moqFlat = FlatOut("moqlite", r => r.FramesPerSecond);
-        var baseline = MeanP99(100, slow: false);
-        var slowRun = MeanP99(100, slow: true);
-        string Ratio(double? a, double? b) => a is not { } x || b is not { } y || y == 0 ? "n/a" : (x / y).ToString("F2", CultureInfo.InvariantCulture);
-        static double Server(RunResult r) => r.ServerMicrosPerFrame;
-        static double Subscribers(RunResult r) => r.SubscriberMicrosPerFrame;
-        string Us(string mode, Func<RunResult, double> figure) => FlatOut(mode, figure) is { } us ? us.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
-        string P99(double? p99) => p99 is { } value ? value.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
-        Console.WriteLine($"moqlite/signalr throughput N=100: {Ratio(moqFlat, FlatOut("signalr", r => r.FramesPerSecond))}");
-        Console.WriteLine($"moqlite/raw-websocket throughput N=100: {Ratio(moqFlat, FlatOut("raw", r => r.FramesPerSecond))}");
-        Console.WriteLine($"moqlite server us/frame N=100: {Us("moqlite", Server)} (raw {Us("raw", Server)}, signalr {Us("signalr", Server)})");
-        Console.WriteLine($"moqlite subscribers us/frame N=100: {Us("moqlite", Subscribers)} (raw {Us("raw", Subscribers)}, signalr {Us("signalr", Subscribers)})");
-        Console.WriteLine($"moqlite p99 ms N=100: {P99(baseline)}");
-        Console.WriteLine($"moqlite p99 ms N=1000: {P99(MeanP99(1000, slow: false))}");
-        var shift = baseline is not { } without || slowRun is not { } with || without == 0 ? "n/a" : ((with - without) / without * 100).ToString("F1", CultureInfo.InvariantCulture);
-        Console.WriteLine($"slow-consumer p99 shift: {shift}%");
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        var middle = sorted.Count / 2;
-        return sorted.Count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+        foreach (var line in RatioLines.From(_results))
+        {
+            Console.WriteLine(line);
+        }
     }
 
     private async Task<string?> ReadLineAsync(Process subscribers)
