@@ -231,7 +231,7 @@ public sealed partial class LiteSession
         {
             await WriteFramesAsync(stream, reader, Closing).ConfigureAwait(false);
             await stream.CloseAsync().ConfigureAwait(false);
-            await stream.SendCompleted.ConfigureAwait(false);
+            await stream.WhenSendCompletedAsync().ConfigureAwait(false);
             sent = true;
         }
         finally
@@ -506,7 +506,7 @@ public sealed partial class LiteSession
                 await session.WriteFramesAsync(stream, reader, ended).ConfigureAwait(false);
                 await output.CompleteAsync().ConfigureAwait(false);
                 // In flight until it has left, so a peer that reads slowly holds groups here, where they can be dropped.
-                await stream.SendCompleted.ConfigureAwait(false);
+                await stream.WhenSendCompletedAsync().ConfigureAwait(false);
                 sent = true;
                 if (entry.Dropped)
                 {

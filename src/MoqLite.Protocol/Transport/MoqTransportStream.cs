@@ -43,6 +43,12 @@ public abstract class MoqTransportStream
     public virtual Task SendCompleted => Task.CompletedTask;
 
     /// <summary>
+    /// <see cref="SendCompleted"/> for a single waiter, which a transport may serve without allocating: a relay waits
+    /// on it once per group per subscriber.
+    /// </summary>
+    internal virtual ValueTask WhenSendCompletedAsync() => new(SendCompleted);
+
+    /// <summary>
     /// Writes <paramref name="data"/> to <see cref="Output"/>. The caller keeps it unchanged until
     /// <see cref="SendCompleted"/>, so a transport that queues bytes may keep a reference rather than a copy: a relay
     /// sends each cached frame to many subscribers without copying it once per subscriber.

@@ -105,17 +105,26 @@ public class QMuxSendTests
         var flush = stream.Output!.WriteAsync(new byte[10_000]);
         Assert.False(flush.IsCompleted, "more than the send buffer is queued and the peer granted no credit");
         var sent = stream.SendCompleted;
+        // The relay's wait, served without a task: one waiter at a time, completed with the task.
+        var waited = stream.WhenSendCompletedAsync().AsTask();
+        Assert.Throws<InvalidOperationException>(() => WaitAgain(stream));
 
         // The writer resumes once the queue is down to half the send buffer.
         await RawQMuxPeer.SendMaxDataAsync(link.Peer, 8000);
         await flush.AsTask().WaitAsync(SessionPair.Timeout);
         await stream.Output.CompleteAsync();
         Assert.False(sent.IsCompleted, "2,000 bytes still wait for credit");
+        Assert.False(waited.IsCompleted);
 
         await RawQMuxPeer.SendMaxDataAsync(link.Peer, 10_000);
         await sent.WaitAsync(SessionPair.Timeout);
+        await waited.WaitAsync(SessionPair.Timeout);
+        Assert.True(stream.WhenSendCompletedAsync().AsTask().IsCompletedSuccessfully, "once sent, a new wait completes at once");
         var frames = await RawQMuxPeer.ReadStreamFramesAsync(link.Peer, seen => seen.Any(f => f.Fin)).WaitAsync(SessionPair.Timeout);
         Assert.Equal(10_000, frames.Where(f => f.Id == stream.Id).Sum(f => f.Data.Length));
+
+        // Starts a second wait, which throws before returning anything to await.
+        static void WaitAgain(MoqTransportStream stream) => stream.WhenSendCompletedAsync().AsTask();
     }
 
     [Fact]
@@ -125,12 +134,14 @@ public class QMuxSendTests
         await using var _ = link;
         var flush = stream.Output!.WriteAsync(new byte[10_000]).AsTask();
         var sent = stream.SendCompleted;
+        var waited = stream.WhenSendCompletedAsync().AsTask();
 
         stream.Reset((ulong)MoqErrorCode.Dropped);
 
         var error = await Assert.ThrowsAsync<MoqStreamAbortedException>(() => flush.WaitAsync(SessionPair.Timeout));
         Assert.Equal(MoqErrorCode.Dropped, error.Code);
         await sent.WaitAsync(SessionPair.Timeout);
+        await waited.WaitAsync(SessionPair.Timeout);
     }
 
     [Fact]

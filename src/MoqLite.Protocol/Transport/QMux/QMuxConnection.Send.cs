@@ -19,8 +19,9 @@ public sealed partial class QMuxConnection
     private bool _sending;
     private bool _sendStopped;
 
-    // Streams whose FIN is in the message being sent; owned by the sender, completed once the message is out.
-    private readonly List<TaskCompletionSource> _finished = [];
+    // Streams whose FIN is in the message being sent and that someone waits on; owned by the sender, completed once
+    // the message is out.
+    private readonly List<QMuxStream> _finished = [];
 
     /// <summary>Sends whatever is ready unless a send is already under way (it will pick this up too).</summary>
     private void Kick()
@@ -35,20 +36,14 @@ public sealed partial class QMuxConnection
         _ = SendReadyAsync();
     }
 
-    /// <summary>Notes a stream whose FIN is going into the message being built (called by the sender).</summary>
-    internal void FinishedLocked(TaskCompletionSource? sent)
-    {
-        if (sent is not null)
-        {
-            _finished.Add(sent);
-        }
-    }
+    /// <summary>Notes a waited-on stream whose FIN is going into the message being built (called by the sender).</summary>
+    internal void FinishedLocked(QMuxStream stream) => _finished.Add(stream);
 
     private void CompleteFinished()
     {
-        foreach (var sent in _finished)
+        foreach (var stream in _finished)
         {
-            sent.TrySetResult();
+            stream.CompleteSent();
         }
         _finished.Clear();
     }

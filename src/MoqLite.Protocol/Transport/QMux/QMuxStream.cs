@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using MoqLite.Coding;
 
 namespace MoqLite.Transport.QMux;
@@ -10,7 +11,7 @@ namespace MoqLite.Transport.QMux;
 /// credit); bytes the application writes wait in a send buffer until the connection's sender schedules them.
 /// All state below is guarded by the connection's lock.
 /// </summary>
-internal sealed class QMuxStream : MoqTransportStream
+internal sealed class QMuxStream : MoqTransportStream, IValueTaskSource
 {
     private readonly QMuxConnection _connection;
     private readonly QMuxReceiveBuffer? _receive;
@@ -18,6 +19,8 @@ internal sealed class QMuxStream : MoqTransportStream
     private long _priority;
     private bool _finReceived;
     private TaskCompletionSource? _sendCompleted;
+    // The single waiter of WhenSendCompletedAsync; completed with _sendCompleted (see CompleteSent).
+    private WaiterCore<bool> _sentWaiter;
 
     public QMuxStream(QMuxConnection connection, long id, bool unidirectional, bool isLocal)
     {
@@ -121,11 +124,35 @@ internal sealed class QMuxStream : MoqTransportStream
         {
             lock (_connection.Gate)
             {
-                // Completed outside the connection's lock (see TakeSendCompletedLocked), so awaiting inline is safe.
+                // Completed outside the connection's lock (see CompleteSent), so awaiting inline is safe.
                 return SendDone ? Task.CompletedTask : (_sendCompleted ??= new TaskCompletionSource()).Task;
             }
         }
     }
+
+    /// <inheritdoc/>
+    internal override ValueTask WhenSendCompletedAsync()
+    {
+        lock (_connection.Gate)
+        {
+            if (SendDone)
+            {
+                return default;
+            }
+            if (_sentWaiter.IsWaiting)
+            {
+                throw new InvalidOperationException($"Stream {Id} already has a waiter for its send to complete.");
+            }
+            return new ValueTask(this, _sentWaiter.BeginLocked());
+        }
+    }
+
+    void IValueTaskSource.GetResult(short token) => _sentWaiter.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _sentWaiter.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _sentWaiter.OnCompleted(continuation, state, token, flags);
 
     public ulong ReceivedBytes { get; set; }
 
@@ -210,7 +237,7 @@ internal sealed class QMuxStream : MoqTransportStream
     /// <summary>Ends the send direction with RESET_STREAM; the application's next flush fails with the reason.</summary>
     private void AbandonSend(ulong code, bool byPeer)
     {
-        TaskCompletionSource? sent;
+        bool sent;
         lock (_connection.Gate)
         {
             if (SendDone)
@@ -222,7 +249,10 @@ internal sealed class QMuxStream : MoqTransportStream
             var reason = byPeer ? $"stream {Id} was stopped by the peer with code {code}" : $"stream {Id} was reset locally";
             sent = EndSendLocked(new MoqStreamAbortedException(code, reason));
         }
-        sent?.TrySetResult();
+        if (sent)
+        {
+            CompleteSent();
+        }
         _connection.QueueControl(QMuxFrameType.ResetStream, (ulong)Id, code, SendOffset);
         RetireIfDone();
     }
@@ -230,31 +260,51 @@ internal sealed class QMuxStream : MoqTransportStream
     public void Fail(Exception error)
     {
         _receive?.Fail(error);
-        TaskCompletionSource? sent;
+        bool sent;
         lock (_connection.Gate)
         {
             sent = EndSendLocked(error);
         }
-        sent?.TrySetResult();
-    }
-
-    /// <summary>Ends the send direction without FIN: drops what is queued and fails a pending flush with <paramref name="reason"/>.</summary>
-    private TaskCompletionSource? EndSendLocked(Exception reason)
-    {
-        SendDone = true;
-        _output?.AbandonLocked(reason);
-        return TakeSendCompletedLocked();
+        if (sent)
+        {
+            CompleteSent();
+        }
     }
 
     /// <summary>
-    /// Hands over the waiter for <see cref="SendCompleted"/> once the send direction is done; the caller completes it
-    /// after releasing the connection's lock, because its continuation runs inline.
+    /// Ends the send direction without FIN: drops what is queued and fails a pending flush with <paramref name="reason"/>.
+    /// Returns whether anyone waits for the send to complete: the caller then calls <see cref="CompleteSent"/>.
     /// </summary>
-    public TaskCompletionSource? TakeSendCompletedLocked()
+    private bool EndSendLocked(Exception reason)
     {
-        var sent = _sendCompleted;
-        _sendCompleted = null;
-        return sent;
+        SendDone = true;
+        _output?.AbandonLocked(reason);
+        return HasSendWaiterLocked;
+    }
+
+    /// <summary>Whether anyone waits for the send direction to be over (under the connection's lock).</summary>
+    public bool HasSendWaiterLocked => _sendCompleted is not null || _sentWaiter.IsWaiting;
+
+    /// <summary>
+    /// Completes the waiters for the send direction being over. Called outside the connection's lock once
+    /// <see cref="SendDone"/> is set, because continuations run inline; the stream cannot be reused before this, since
+    /// the session releases it only after its wait completed.
+    /// </summary>
+    public void CompleteSent()
+    {
+        TaskCompletionSource? sent;
+        bool waiting;
+        lock (_connection.Gate)
+        {
+            (sent, _sendCompleted) = (_sendCompleted, null);
+            waiting = _sentWaiter.IsWaiting;
+            _sentWaiter.IsWaiting = false;
+        }
+        sent?.TrySetResult();
+        if (waiting)
+        {
+            _sentWaiter.SetResult(true);
+        }
     }
 
     /// <summary>Writes at most one STREAM frame into <paramref name="destination"/>; returns its size.</summary>
@@ -293,7 +343,10 @@ internal sealed class QMuxStream : MoqTransportStream
             _output = null;
             _connection.RecycleSendBufferLocked(output);
             SendDone = true;
-            _connection.FinishedLocked(TakeSendCompletedLocked());
+            if (HasSendWaiterLocked)
+            {
+                _connection.FinishedLocked(this);
+            }
             InReady = false;
             RetireIfDone();
         }
