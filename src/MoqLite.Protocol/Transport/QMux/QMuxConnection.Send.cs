@@ -18,6 +18,11 @@ public sealed partial class QMuxConnection
     private readonly TaskCompletionSource _sendDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _sending;
     private bool _sendStopped;
+    // The sender's state between messages (only the thread that set _sending touches it): the buffer messages are
+    // built in, and the send it waits for.
+    private byte[]? _sendBuffer;
+    private ValueTask _sendInFlight;
+    private Action? _onSent;
 
     // Streams whose FIN is in the message being sent and that someone waits on; owned by the sender, completed once
     // the message is out.
@@ -33,7 +38,7 @@ public sealed partial class QMuxConnection
                 return;
             }
         }
-        _ = SendReadyAsync();
+        SendReady();
     }
 
     /// <summary>Notes a waited-on stream whose FIN is going into the message being built (called by the sender).</summary>
@@ -58,10 +63,13 @@ public sealed partial class QMuxConnection
         return true;
     }
 
-    /// <summary>Sends messages until nothing is ready; only the caller that set <see cref="_sending"/> runs this.</summary>
-    private async Task SendReadyAsync()
+    /// <summary>
+    /// Sends messages until nothing is ready; only the caller that set <see cref="_sending"/> runs this. Written as a
+    /// loop that parks on a send still under way and resumes from <see cref="OnSent"/>, rather than as an async
+    /// method: under back-pressure nearly every message waits, and a relay would pay a task per wait.
+    /// </summary>
+    private void SendReady()
     {
-        byte[]? buffer = null;
         try
         {
             while (true)
@@ -71,17 +79,16 @@ public sealed partial class QMuxConnection
                 {
                     // Sized to what is ready, so a relay with many connections mid-send holds little memory.
                     var size = _headroom + MessageSizeLocked();
-                    if (buffer is null || buffer.Length < size)
+                    if (_sendBuffer is null || _sendBuffer.Length < size)
                     {
-                        if (buffer is not null)
-                        {
-                            BufferPool.Shared.Return(buffer);
-                        }
-                        buffer = BufferPool.Shared.Rent(Math.Max(size, 1024));
+                        ReturnSendBufferLocked();
+                        _sendBuffer = BufferPool.Shared.Rent(Math.Max(size, 1024));
                     }
-                    length = BuildMessageLocked(buffer.AsSpan(_headroom));
+                    length = BuildMessageLocked(_sendBuffer.AsSpan(_headroom));
                     if (length == 0)
                     {
+                        // Handed back before another thread may start sending with a buffer of its own.
+                        ReturnSendBufferLocked();
                         _sending = false;
                         if (_closed.Task.IsCompleted)
                         {
@@ -92,35 +99,71 @@ public sealed partial class QMuxConnection
                 }
                 // No token: a cancelable send takes ManagedWebSocket's slow path (a state machine and a rented buffer held
                 // across the write, per message). Shutdown ends a stuck send by aborting the socket.
-                if (_preframed is { } preframed)
+                var send = _preframed is { } preframed
+                    ? preframed.SendPreframedAsync(_sendBuffer, _headroom, length)
+                    : _socket.SendAsync(_sendBuffer.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None);
+                if (!send.IsCompleted)
                 {
-                    await preframed.SendPreframedAsync(buffer, _headroom, length).ConfigureAwait(false);
+                    _sendInFlight = send;
+                    send.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onSent ??= OnSent);
+                    return;
                 }
-                else
-                {
-                    await _socket.SendAsync(buffer.AsMemory(0, length), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-                }
+                send.GetAwaiter().GetResult();
                 Volatile.Write(ref _lastSent, Environment.TickCount64);
                 CompleteFinished();
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        catch (Exception ex)
         {
-            lock (_gate)
-            {
-                _sending = false;
-                _sendStopped = true;
-            }
-            _sendDrained.TrySetResult();
-            CompleteFinished();
-            Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.Transport, "WebSocket lost: " + ex.Message, ClosedByPeer: true));
+            SendFailed(ex);
         }
-        finally
+    }
+
+    /// <summary>The message that was still on its way has gone (or failed): carry on sending.</summary>
+    private void OnSent()
+    {
+        var send = _sendInFlight;
+        _sendInFlight = default;
+        try
         {
-            if (buffer is not null)
-            {
-                BufferPool.Shared.Return(buffer);
-            }
+            send.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            SendFailed(ex);
+            return;
+        }
+        Volatile.Write(ref _lastSent, Environment.TickCount64);
+        CompleteFinished();
+        SendReady();
+    }
+
+    /// <summary>
+    /// The WebSocket is gone (or, for anything but the expected I/O errors, the sender hit a bug): stop sending and
+    /// close, so nobody waits for streams that will never leave. Never thrown onward: it would end the process.
+    /// </summary>
+    private void SendFailed(Exception ex)
+    {
+        lock (_gate)
+        {
+            ReturnSendBufferLocked();
+            _sending = false;
+            _sendStopped = true;
+        }
+        _sendDrained.TrySetResult();
+        CompleteFinished();
+        var reason = ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException
+            ? "WebSocket lost: " + ex.Message
+            : "sending failed: " + ex.Message;
+        Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.Transport, reason, ClosedByPeer: true));
+    }
+
+    private void ReturnSendBufferLocked()
+    {
+        if (_sendBuffer is { } buffer)
+        {
+            _sendBuffer = null;
+            BufferPool.Shared.Return(buffer);
         }
     }
 
@@ -239,7 +282,7 @@ public sealed partial class QMuxConnection
                 return;
             }
         }
-        _ = SendReadyAsync();
+        SendReady();
     }
 
     internal void QueueControl(ulong type, ulong a, ulong? b = null, ulong? c = null)

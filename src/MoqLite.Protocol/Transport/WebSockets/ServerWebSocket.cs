@@ -4,6 +4,8 @@ using System.Net.WebSockets;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Threading.Tasks.Sources;
+using MoqLite.Coding;
 
 namespace MoqLite.Transport.WebSockets;
 
@@ -14,7 +16,7 @@ namespace MoqLite.Transport.WebSockets;
 /// message into a buffer of its own first — one more copy of every payload per subscriber. No extensions are
 /// negotiated and it sends no keep-alive pings: QMux has its own.
 /// </summary>
-internal sealed class ServerWebSocket : WebSocket
+internal sealed class ServerWebSocket : WebSocket, IValueTaskSource
 {
     /// <summary>The most a frame header from the server takes: two bytes, a 64-bit length, no mask.</summary>
     public const int MaxHeaderSize = 10;
@@ -40,6 +42,12 @@ internal sealed class ServerWebSocket : WebSocket
     private string? _closeDescription;
     private bool _sendingFragments;
     private bool _disposed;
+
+    // A frame's write still under way, and the caller's wait for it: one at a time, since the send lock is held until
+    // it completes. Reused for every such write, because under back-pressure nearly every message's write waits.
+    private ValueTask _writeInFlight;
+    private WaiterCore<bool> _written;
+    private Action? _onWritten;
 
     // Receive side: one receive at a time, as with any WebSocket.
     private readonly byte[] _receiveBuffer = new byte[ReceiveBufferSize];
@@ -284,7 +292,7 @@ internal sealed class ServerWebSocket : WebSocket
             _sendLock.Release();
             return default;
         }
-        return ReleaseAfterAsync(write);
+        return ReleaseAfter(write);
     }
 
     private async ValueTask WriteFrameAfterLockAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
@@ -300,19 +308,48 @@ internal sealed class ServerWebSocket : WebSocket
         }
     }
 
-    // Pooled: under back-pressure nearly every message's write waits here.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ReleaseAfterAsync(ValueTask write)
+    /// <summary>Holds the send lock until <paramref name="write"/> completes, then releases it and completes the returned wait.</summary>
+    private ValueTask ReleaseAfter(ValueTask write)
     {
+        // Only the send lock's holder gets here, so the wait needs no other lock.
+        var token = _written.BeginLocked();
+        _writeInFlight = write;
+        write.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onWritten ??= OnWritten);
+        return new ValueTask(this, token);
+    }
+
+    private void OnWritten()
+    {
+        var write = _writeInFlight;
+        _writeInFlight = default;
+        Exception? error = null;
         try
         {
-            await write.ConfigureAwait(false);
+            write.GetAwaiter().GetResult();
         }
-        finally
+        catch (Exception ex)
         {
-            _sendLock.Release();
+            error = ex;
+        }
+        _written.IsWaiting = false;
+        // Released first: the waiter, resumed inline, often sends its next message at once.
+        _sendLock.Release();
+        if (error is null)
+        {
+            _written.SetResult(true);
+        }
+        else
+        {
+            _written.SetException(error);
         }
     }
+
+    void IValueTaskSource.GetResult(short token) => _written.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _written.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _written.OnCompleted(continuation, state, token, flags);
 
     private ValueTask WriteCloseAsync(WebSocketCloseStatus status, string? description, CancellationToken cancellationToken)
     {
