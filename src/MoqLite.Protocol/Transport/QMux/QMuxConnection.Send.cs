@@ -26,7 +26,7 @@ public sealed partial class QMuxConnection
 
     // Streams whose FIN is in the message being sent and that someone waits on; owned by the sender, completed once
     // the message is out.
-    private readonly List<QMuxStream> _finished = [];
+    private readonly List<QMuxStream.SendWaiters> _finished = [];
 
     /// <summary>Sends whatever is ready unless a send is already under way (it will pick this up too).</summary>
     private void Kick()
@@ -42,13 +42,13 @@ public sealed partial class QMuxConnection
     }
 
     /// <summary>Notes a waited-on stream whose FIN is going into the message being built (called by the sender).</summary>
-    internal void FinishedLocked(QMuxStream stream) => _finished.Add(stream);
+    internal void FinishedLocked(QMuxStream.SendWaiters waiters) => _finished.Add(waiters);
 
     private void CompleteFinished()
     {
-        foreach (var stream in _finished)
+        foreach (var waiters in _finished)
         {
-            stream.CompleteSent();
+            waiters.Complete();
         }
         _finished.Clear();
     }

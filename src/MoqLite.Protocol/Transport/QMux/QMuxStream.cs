@@ -19,7 +19,7 @@ internal sealed class QMuxStream : MoqTransportStream, IValueTaskSource
     private long _priority;
     private bool _finReceived;
     private TaskCompletionSource? _sendCompleted;
-    // The single waiter of WhenSendCompletedAsync; completed with _sendCompleted (see CompleteSent).
+    // The single waiter of WhenSendCompletedAsync; completed with _sendCompleted (see TakeSendWaitersLocked).
     private WaiterCore<bool> _sentWaiter;
 
     public QMuxStream(QMuxConnection connection, long id, bool unidirectional, bool isLocal)
@@ -124,7 +124,7 @@ internal sealed class QMuxStream : MoqTransportStream, IValueTaskSource
         {
             lock (_connection.Gate)
             {
-                // Completed outside the connection's lock (see CompleteSent), so awaiting inline is safe.
+                // Completed outside the connection's lock (see TakeSendWaitersLocked), so awaiting inline is safe.
                 return SendDone ? Task.CompletedTask : (_sendCompleted ??= new TaskCompletionSource()).Task;
             }
         }
@@ -237,7 +237,7 @@ internal sealed class QMuxStream : MoqTransportStream, IValueTaskSource
     /// <summary>Ends the send direction with RESET_STREAM; the application's next flush fails with the reason.</summary>
     private void AbandonSend(ulong code, bool byPeer)
     {
-        bool sent;
+        SendWaiters sent;
         lock (_connection.Gate)
         {
             if (SendDone)
@@ -249,10 +249,7 @@ internal sealed class QMuxStream : MoqTransportStream, IValueTaskSource
             var reason = byPeer ? $"stream {Id} was stopped by the peer with code {code}" : $"stream {Id} was reset locally";
             sent = EndSendLocked(new MoqStreamAbortedException(code, reason));
         }
-        if (sent)
-        {
-            CompleteSent();
-        }
+        sent.Complete();
         _connection.QueueControl(QMuxFrameType.ResetStream, (ulong)Id, code, SendOffset);
         RetireIfDone();
     }
@@ -260,50 +257,51 @@ internal sealed class QMuxStream : MoqTransportStream, IValueTaskSource
     public void Fail(Exception error)
     {
         _receive?.Fail(error);
-        bool sent;
+        SendWaiters sent;
         lock (_connection.Gate)
         {
             sent = EndSendLocked(error);
         }
-        if (sent)
-        {
-            CompleteSent();
-        }
+        sent.Complete();
     }
 
     /// <summary>
     /// Ends the send direction without FIN: drops what is queued and fails a pending flush with <paramref name="reason"/>.
-    /// Returns whether anyone waits for the send to complete: the caller then calls <see cref="CompleteSent"/>.
+    /// Returns who waits for the send to be over, to be completed once the lock is released.
     /// </summary>
-    private bool EndSendLocked(Exception reason)
+    private SendWaiters EndSendLocked(Exception reason)
     {
         SendDone = true;
         _output?.AbandonLocked(reason);
-        return HasSendWaiterLocked;
+        return TakeSendWaitersLocked();
     }
 
-    /// <summary>Whether anyone waits for the send direction to be over (under the connection's lock).</summary>
-    public bool HasSendWaiterLocked => _sendCompleted is not null || _sentWaiter.IsWaiting;
-
     /// <summary>
-    /// Completes the waiters for the send direction being over. Called outside the connection's lock once
-    /// <see cref="SendDone"/> is set, because continuations run inline; the stream cannot be reused before this, since
-    /// the session releases it only after its wait completed.
+    /// Hands over whoever waits for the send direction to be over, once it is (under the connection's lock). They are
+    /// completed after the lock is released, because continuations run inline; the stream cannot be reused before,
+    /// since the session releases it only after its wait completed.
     /// </summary>
-    public void CompleteSent()
+    private SendWaiters TakeSendWaitersLocked()
     {
-        TaskCompletionSource? sent;
-        bool waiting;
-        lock (_connection.Gate)
+        var waiters = new SendWaiters(this, _sendCompleted, _sentWaiter.IsWaiting);
+        _sendCompleted = null;
+        _sentWaiter.IsWaiting = false;
+        return waiters;
+    }
+
+    /// <summary>Who waited for a stream's send direction to be over: the task handed out, and the single waiter.</summary>
+    internal readonly record struct SendWaiters(QMuxStream Stream, TaskCompletionSource? Task, bool Waiting)
+    {
+        public bool Any => Task is not null || Waiting;
+
+        /// <summary>Completes them, outside the connection's lock.</summary>
+        public void Complete()
         {
-            (sent, _sendCompleted) = (_sendCompleted, null);
-            waiting = _sentWaiter.IsWaiting;
-            _sentWaiter.IsWaiting = false;
-        }
-        sent?.TrySetResult();
-        if (waiting)
-        {
-            _sentWaiter.SetResult(true);
+            Task?.TrySetResult();
+            if (Waiting)
+            {
+                Stream._sentWaiter.SetResult(true);
+            }
         }
     }
 
@@ -343,9 +341,9 @@ internal sealed class QMuxStream : MoqTransportStream, IValueTaskSource
             _output = null;
             _connection.RecycleSendBufferLocked(output);
             SendDone = true;
-            if (HasSendWaiterLocked)
+            if (TakeSendWaitersLocked() is { Any: true } waiters)
             {
-                _connection.FinishedLocked(this);
+                _connection.FinishedLocked(waiters);
             }
             InReady = false;
             RetireIfDone();
