@@ -24,7 +24,6 @@ internal sealed class AsyncSignal : IValueTaskSource<bool>
         _core.RunContinuationsAsynchronously = !inline;
     }
 
-
     /// <summary>Waits for the next <see cref="Set"/>; returns at once if one is pending.</summary>
     public ValueTask<bool> WaitAsync(CancellationToken cancellationToken)
     {
