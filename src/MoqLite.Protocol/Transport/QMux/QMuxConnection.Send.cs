@@ -109,8 +109,7 @@ public sealed partial class QMuxConnection
                     return;
                 }
                 send.GetAwaiter().GetResult();
-                Volatile.Write(ref _lastSent, Environment.TickCount64);
-                CompleteFinished();
+                MessageSent();
             }
         }
         catch (Exception ex)
@@ -133,9 +132,15 @@ public sealed partial class QMuxConnection
             SendFailed(ex);
             return;
         }
+        MessageSent();
+        SendReady();
+    }
+
+    /// <summary>A message left: it counts for keep-alive, and the streams that ended in it are sent.</summary>
+    private void MessageSent()
+    {
         Volatile.Write(ref _lastSent, Environment.TickCount64);
         CompleteFinished();
-        SendReady();
     }
 
     /// <summary>
