@@ -357,41 +357,41 @@ public sealed partial class QMuxConnection
         _ready.Remove(stream);
     }
 
-    private async Task KeepAliveLoopAsync()
+    /// <summary>The keep-alive period for an idle timeout of <paramref name="idleTimeoutMs"/>: a sixth of it, within 50 ms and 1 s.</summary>
+    private static long KeepAlivePeriod(long idleTimeoutMs) => Math.Clamp(idleTimeoutMs / 6, 50, 1000);
+
+    /// <summary>
+    /// Called by <see cref="QMuxKeepAlive"/> each period: closes a connection the peer has been silent on for our idle
+    /// timeout, and pings the peer when we have sent nothing for a third of the effective one (the smaller of ours and
+    /// the peer's), so it never times us out.
+    /// </summary>
+    internal void KeepAliveTick(long now)
     {
-        var ours = (long)_options.IdleTimeout.TotalMilliseconds;
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(ours / 6, 50, 1000)));
-        try
+        if (_closed.Task.IsCompleted)
         {
-            while (await timer.WaitForNextTickAsync(_shutdown.Token).ConfigureAwait(false))
-            {
-                var now = Environment.TickCount64;
-                if (now - Volatile.Read(ref _lastReceived) > ours)
-                {
-                    lock (_gate)
-                    {
-                        _closing = true;
-                        _control.Enqueue(CloseFrame(QMuxFrameType.ApplicationClose, (ulong)MoqErrorCode.Timeout, "idle timeout"));
-                    }
-                    Kick();
-                    Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.Timeout, "idle timeout", ClosedByPeer: false));
-                    return;
-                }
-                var peer = (long)(_peer?.MaxIdleTimeoutMs ?? 0);
-                var effective = peer > 0 ? Math.Min(peer, ours) : ours;
-                if (now - Volatile.Read(ref _lastSent) > effective / 3)
-                {
-                    lock (_gate)
-                    {
-                        QueueControlLocked(Frame(QMuxFrameType.PingRequest, ++_pingSequence));
-                    }
-                    Kick();
-                }
-            }
+            return;
         }
-        catch (OperationCanceledException)
+        var ours = (long)_options.IdleTimeout.TotalMilliseconds;
+        if (now - Volatile.Read(ref _lastReceived) > ours)
         {
-            // Connection closed.
+            lock (_gate)
+            {
+                _closing = true;
+                _control.Enqueue(CloseFrame(QMuxFrameType.ApplicationClose, (ulong)MoqErrorCode.Timeout, "idle timeout"));
+            }
+            Kick();
+            Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.Timeout, "idle timeout", ClosedByPeer: false));
+            return;
+        }
+        var peer = (long)(_peer?.MaxIdleTimeoutMs ?? 0);
+        var effective = peer > 0 ? Math.Min(peer, ours) : ours;
+        if (now - Volatile.Read(ref _lastSent) > effective / 3)
+        {
+            lock (_gate)
+            {
+                QueueControlLocked(Frame(QMuxFrameType.PingRequest, ++_pingSequence));
+            }
+            Kick();
         }
     }
 

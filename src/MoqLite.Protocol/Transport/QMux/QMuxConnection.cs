@@ -112,17 +112,21 @@ public sealed partial class QMuxConnection : MoqTransportConnection
             throw new ArgumentOutOfRangeException(nameof(options), $"MaxRecordSize must be between {QMuxTransportParameters.DefaultMaxRecordSize} and {MaxRecordSizeLimit}.");
         }
         var connection = new QMuxConnection(socket, isServer, version, applicationProtocol, options ?? new QMuxOptions());
+        // Before anything can fail and shut it down, so that the shutdown always finds it to remove.
+        if (connection.KeepsAlive)
+        {
+            QMuxKeepAlive.Add(connection, KeepAlivePeriod((long)connection._options.IdleTimeout.TotalMilliseconds));
+        }
         var parameters = new ArrayBufferWriter<byte>(128);
         connection._local.WriteFrame(parameters, version);
         connection._control.Enqueue(parameters.WrittenSpan.ToArray());
         connection.Kick();
         _ = connection.ReceiveLoopAsync();
-        if (version != QMuxVersion.Draft00 && options?.IdleTimeout != TimeSpan.Zero)
-        {
-            _ = connection.KeepAliveLoopAsync();
-        }
         return connection;
     }
+
+    /// <summary>qmux-00 has no PING; an idle timeout of zero turns keep-alive off.</summary>
+    private bool KeepsAlive => Version != QMuxVersion.Draft00 && _options.IdleTimeout != TimeSpan.Zero;
 
     /// <inheritdoc/>
     public override ValueTask<MoqTransportStream> OpenBidirectionalStreamAsync(CancellationToken cancellationToken = default) =>
@@ -208,6 +212,10 @@ public sealed partial class QMuxConnection : MoqTransportConnection
         if (!_closed.TrySetResult(info))
         {
             return;
+        }
+        if (KeepsAlive)
+        {
+            QMuxKeepAlive.Remove(this, KeepAlivePeriod((long)_options.IdleTimeout.TotalMilliseconds));
         }
         var error = new MoqConnectionClosedException(info);
         List<QMuxStream> streams;
