@@ -11,13 +11,12 @@ internal sealed class QMuxKeepAlive : IDisposable
 {
     private static readonly Dictionary<long, QMuxKeepAlive> ByPeriod = [];
 
-    private readonly long _periodMs;
-    private readonly List<QMuxConnection> _connections = [];
+    // A set: thousands of connections come and go, and removing one from a list would walk it.
+    private readonly HashSet<QMuxConnection> _connections = [];
     private readonly Timer _timer;
 
     private QMuxKeepAlive(long periodMs)
     {
-        _periodMs = periodMs;
         // Not bound to whoever registered first: the timer must not carry one request's execution context to all.
         using (ExecutionContext.SuppressFlow())
         {
@@ -87,6 +86,4 @@ internal sealed class QMuxKeepAlive : IDisposable
 
     /// <summary>Stops the timer; done when the last connection of its period goes.</summary>
     public void Dispose() => _timer.Dispose();
-
-    public override string ToString() => $"keep-alive every {_periodMs} ms for {_connections.Count} connections";
 }
