@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using MoqLite.Coding;
 using MoqLite.Protocol.Tests.Sessions;
 using MoqLite.Transport.QMux;
 
@@ -76,21 +75,14 @@ public class QMuxKeepAliveTests
             var span = new ReadOnlySpan<byte>(buffer, 0, result.Count);
             while (!span.IsEmpty)
             {
-                var type = Take(ref span);
+                var type = RawQMuxPeer.Take(ref span);
                 if (type == QMuxFrameType.PingRequest)
                 {
-                    return Take(ref span);
+                    return RawQMuxPeer.Take(ref span);
                 }
                 Assert.Equal(QMuxFrameType.TransportParameters, type);
-                span = span[(int)Take(ref span)..];
+                span = span[(int)RawQMuxPeer.Take(ref span)..];
             }
         }
-    }
-
-    private static ulong Take(ref ReadOnlySpan<byte> span)
-    {
-        Assert.True(VarInt.TryRead(span, out var value, out var size));
-        span = span[size..];
-        return value;
     }
 }

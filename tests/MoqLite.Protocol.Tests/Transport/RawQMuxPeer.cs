@@ -124,7 +124,8 @@ internal static class RawQMuxPeer
         }
     }
 
-    private static ulong Take(ref ReadOnlySpan<byte> span)
+    /// <summary>Reads one varint off the front of <paramref name="span"/>.</summary>
+    public static ulong Take(ref ReadOnlySpan<byte> span)
     {
         Assert.True(VarInt.TryRead(span, out var value, out var size));
         span = span[size..];
