@@ -395,6 +395,10 @@ public sealed partial class QMuxConnection
         }
     }
 
+    /// <summary>A keep-alive tick failed (a bug, not the network): the connection closes rather than the process.</summary>
+    internal void KeepAliveFailed(Exception ex) =>
+        Shutdown(new MoqCloseInfo((ulong)MoqErrorCode.Transport, "keep-alive failed: " + ex.Message, ClosedByPeer: false));
+
     /// <summary>Writes a STREAM frame header (type with OFF and LEN, id, offset, length) and returns its size.</summary>
     internal static int WriteStreamHeader(Span<byte> destination, long id, ulong offset, int length, bool fin)
     {

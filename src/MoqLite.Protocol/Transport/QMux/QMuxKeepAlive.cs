@@ -63,7 +63,7 @@ internal sealed class QMuxKeepAlive : IDisposable
     {
         QMuxConnection[] due;
         int count;
-        // A snapshot: a tick may close a connection, which removes it from the list.
+        // A snapshot: a tick may close a connection, which removes it from the set.
         lock (ByPeriod)
         {
             count = _connections.Count;
@@ -75,7 +75,15 @@ internal sealed class QMuxKeepAlive : IDisposable
         {
             foreach (var connection in due.AsSpan(0, count))
             {
-                connection.KeepAliveTick(now);
+                try
+                {
+                    connection.KeepAliveTick(now);
+                }
+                catch (Exception ex)
+                {
+                    // Never thrown onward from a timer, which would end the process: only that connection is at fault.
+                    connection.KeepAliveFailed(ex);
+                }
             }
         }
         finally
