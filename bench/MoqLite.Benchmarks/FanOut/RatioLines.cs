@@ -11,10 +11,11 @@ internal static class RatioLines
 {
     public static IEnumerable<string> From(IReadOnlyList<RunResult> results)
     {
-        List<RunResult> Runs(string mode, int n, int rate, bool slow) =>
-            [.. results.Where(r => r.Config.Mode == mode && r.Config.Subscribers == n && r.Config.FrameSize == 10 * 1024 && r.Config.RateHz == rate && r.Config.SlowConsumer == slow)];
-        double? FlatOut(string mode, Func<RunResult, double> figure) => Runs(mode, 100, 0, slow: false) is { Count: > 0 } runs ? Median(runs.Select(figure)) : null;
-        double? MeanP99(int n) => Runs("moqlite", n, 30, slow: false) is { Count: > 0 } runs ? runs.Average(r => r.P99Ms) : null;
+        // Runs with a slow subscriber count only through SlowConsumerPairs.
+        List<RunResult> Runs(string mode, int n, int rate) =>
+            [.. results.Where(r => r.Config.Mode == mode && r.Config.Subscribers == n && r.Config.FrameSize == 10 * 1024 && r.Config.RateHz == rate && !r.Config.SlowConsumer)];
+        double? FlatOut(string mode, Func<RunResult, double> figure) => Runs(mode, 100, 0) is { Count: > 0 } runs ? Median(runs.Select(figure)) : null;
+        double? MeanP99(int n) => Runs("moqlite", n, 30) is { Count: > 0 } runs ? runs.Average(r => r.P99Ms) : null;
         static string Ratio(double? a, double? b) => a is not { } x || b is not { } y || y == 0 ? "n/a" : Format(x / y);
         static string Format(double? value) => value is { } x ? x.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
         static double Server(RunResult r) => r.ServerMicrosPerFrame;

@@ -357,8 +357,8 @@ public sealed partial class QMuxConnection
         _ready.Remove(stream);
     }
 
-    /// <summary>The keep-alive period for an idle timeout of <paramref name="idleTimeoutMs"/>: a sixth of it, within 50 ms and 1 s.</summary>
-    private static long KeepAlivePeriod(long idleTimeoutMs) => Math.Clamp(idleTimeoutMs / 6, 50, 1000);
+    /// <summary>How often <see cref="KeepAliveTick"/> runs: a sixth of our idle timeout, within 50 ms and 1 s.</summary>
+    private long KeepAlivePeriodMs => Math.Clamp((long)_options.IdleTimeout.TotalMilliseconds / 6, 50, 1000);
 
     /// <summary>
     /// Called by <see cref="QMuxKeepAlive"/> each period: closes a connection the peer has been silent on for our idle

@@ -115,7 +115,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
         // Before anything can fail and shut it down, so that the shutdown always finds it to remove.
         if (connection.KeepsAlive)
         {
-            QMuxKeepAlive.Add(connection, KeepAlivePeriod((long)connection._options.IdleTimeout.TotalMilliseconds));
+            QMuxKeepAlive.Add(connection, connection.KeepAlivePeriodMs);
         }
         var parameters = new ArrayBufferWriter<byte>(128);
         connection._local.WriteFrame(parameters, version);
@@ -215,7 +215,7 @@ public sealed partial class QMuxConnection : MoqTransportConnection
         }
         if (KeepsAlive)
         {
-            QMuxKeepAlive.Remove(this, KeepAlivePeriod((long)_options.IdleTimeout.TotalMilliseconds));
+            QMuxKeepAlive.Remove(this, KeepAlivePeriodMs);
         }
         var error = new MoqConnectionClosedException(info);
         List<QMuxStream> streams;
